@@ -1,0 +1,79 @@
+// The `custodia` command. Every command works on the same CUSTODIA_DATA_DIR / DATABASE_URL,
+// whether `serve` is running (it reaches that database) or not (it starts it for its own use).
+
+import pino from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createDatabaseClient, type Database } from './database/client.ts';
+import { openDatabase } from './database/open.ts';
+import { MigrationError } from './database/migrate.ts';
+import { readPassword } from './cli/password.ts';
+import { userCommand } from './modules/users/users.cli.ts';
+
+const USAGE = `usage: custodia <command>
+
+  serve                          run the service
+  migrate                        apply pending database migrations
+  user create --email E --display-name N --role admin|member [--password-stdin]
+  user reset-password --email E [--password-stdin]
+`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export async function withDatabase<T>(config: Config, run: (db: Database, url: string) => Promise<T>): Promise<T> {
+  const log = pino({ level: 'warn' }, pino.destination(2));
+  const database = await openDatabase(config, log, { reuseRunning: true });
+  const db = createDatabaseClient(database.url, 2);
+  try {
+    return await run(db, database.url);
+  } finally {
+    await db.$disconnect();
+    await database.stop();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { serve } = await import('./server.ts');
+      await serve(loadConfig());
+      return -1; // keeps running
+    }
+    case 'migrate': {
+      const config = loadConfig();
+      const log = pino({ level: 'info' }, pino.destination(2));
+      const database = await openDatabase(config, log, { reuseRunning: true });
+      await database.stop();
+      process.stdout.write('migrations applied\n');
+      return 0;
+    }
+    case 'user':
+      return userCommand(rest, { loadConfig, withDatabase, readPassword, out: process.stdout });
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`custodia: ${message}\n`);
+  return code;
+}
+
+main(process.argv.slice(2))
+  .catch((error: unknown) => {
+    if (error instanceof UsageError) return fail(`${error.message}\n\n${USAGE}`, 2);
+    if (error instanceof ConfigError) return fail(`configuration: ${error.message}`, 78);
+    if (error instanceof MigrationError) return fail(error.message, 70);
+    if (error instanceof Error && error.name === 'CommandError') return fail(error.message, 1);
+    return fail(error instanceof Error ? error.message : String(error), 1);
+  })
+  .then((code) => {
+    if (code >= 0) process.exitCode = code;
+  });

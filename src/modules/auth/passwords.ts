@@ -1,0 +1,35 @@
+// Passwords: argon2id (OWASP's parameters: 19 MiB… we use argon2's defaults, 64 MiB, t=3, p=4),
+// and the rule every entry point applies (API, CLI): at least 12 characters.
+import argon2 from 'argon2';
+import { invalid } from '../../http/errors.ts';
+
+export const MIN_PASSWORD_LENGTH = 12;
+export const MAX_PASSWORD_LENGTH = 1024;
+
+const OPTIONS = { type: argon2.argon2id, memoryCost: 65536, timeCost: 3, parallelism: 4 } as const;
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, OPTIONS);
+}
+
+// Verified when the account does not exist, so that an unknown email costs the same time.
+let dummyHash: Promise<string> | null = null;
+
+export async function verifyPassword(hash: string | null, password: string): Promise<boolean> {
+  if (hash === null) {
+    dummyHash ??= hashPassword('custodia-dummy-password-for-timing');
+    await argon2.verify(await dummyHash, password).catch(() => false);
+    return false;
+  }
+  try {
+    return await argon2.verify(hash, password);
+  } catch {
+    return false;
+  }
+}
+
+/** Throws a 400 naming `field` when the password is too weak to be accepted. */
+export function assertAcceptablePassword(password: string, field = 'body.password'): void {
+  if ([...password].length < MIN_PASSWORD_LENGTH) throw invalid(field, `must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password.length > MAX_PASSWORD_LENGTH) throw invalid(field, `must be at most ${MAX_PASSWORD_LENGTH} characters`);
+}
