@@ -1,7 +1,7 @@
 // `npm test`: runs the suite against DATABASE_URL's server, or, when it is unset, against an
 // embedded PostgreSQL started for the run in a temporary directory (a fresh machine has none).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -22,6 +22,8 @@ let stop = async () => {};
 const env = { ...process.env };
 if (!env.DATABASE_URL) {
   const dir = await mkdtemp(join(tmpdir(), 'custodia-test-pg-'));
+  // As root, PostgreSQL runs as the "postgres" user, which must be able to enter the directory.
+  await chmod(dir, 0o755);
   const port = await freePort();
   const isRoot = process.getuid?.() === 0;
   const cluster = new EmbeddedPostgres({

@@ -1,6 +1,7 @@
 // Builds the Custodia HTTP application; src/server.ts makes it listen. Tests call buildApp.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
 import type { Database } from './database/client.ts';
@@ -16,7 +17,16 @@ import caseRoutes from './modules/cases/cases.routes.ts';
 import memberRoutes from './modules/cases/members.routes.ts';
 import auditRoutes from './modules/audit/audit.routes.ts';
 import vocabularyRoutes from './modules/vocabularies/vocabularies.routes.ts';
+import incidentRoutes from './modules/incidents/incidents.routes.ts';
+import witnessRoutes from './modules/witnesses/witnesses.routes.ts';
+import statementRoutes from './modules/statements/statements.routes.ts';
+import custodyRoutes from './modules/custody/custody.routes.ts';
+import evidenceRoutes from './modules/evidence/evidence.routes.ts';
+import reviewRoutes from './modules/reviews/reviews.routes.ts';
 import type { Keys } from './keys.ts';
+
+const validatorPool = AjvCompiler();
+type ValidatorPoolArgs = Parameters<typeof validatorPool>;
 
 export interface AppDeps {
   config: Config;
@@ -46,8 +56,25 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     bodyLimit: 1024 * 1024,
+    // Start-up registers the signing key and warms the password hasher: a loaded machine needs time.
+    pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: true },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Query strings, params and headers arrive as text and are coerced; a JSON body is not:
+    // {"limit": "5"} where a number is expected is a 400, not silently converted.
+    schemaController: {
+      compilersFactory: {
+        buildValidator(externalSchemas: ValidatorPoolArgs[0], serverOptions: ValidatorPoolArgs[1]) {
+          const withCoercion = (coerceTypes: 'array' | false) =>
+            validatorPool(externalSchemas, {
+              ...serverOptions,
+              customOptions: { ...serverOptions?.customOptions, removeAdditional: false, useDefaults: true, allErrors: false, coerceTypes },
+            } as ValidatorPoolArgs[1]);
+          const coercing = withCoercion('array');
+          const strict = withCoercion(false);
+          return (route: Parameters<typeof strict>[0]) => (route.httpPart === 'body' ? strict : coercing)(route);
+        },
+      },
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {
@@ -69,6 +96,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(memberRoutes, { db, config });
       await api.register(auditRoutes, { db });
       await api.register(vocabularyRoutes);
+      await api.register(incidentRoutes, { db, config, keys: deps.keys });
+      await api.register(witnessRoutes, { db, config, keys: deps.keys });
+      await api.register(statementRoutes, { db, config, keys: deps.keys });
+      await api.register(custodyRoutes, { db, config, keys: deps.keys });
+      await api.register(evidenceRoutes, { db, config, keys: deps.keys });
+      await api.register(reviewRoutes, { db, config, keys: deps.keys });
     },
     { prefix: '/api/v1' },
   );

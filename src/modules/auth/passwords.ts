@@ -15,6 +15,12 @@ export function hashPassword(password: string): Promise<string> {
 // Verified when the account does not exist, so that an unknown email costs the same time.
 let dummyHash: Promise<string> | null = null;
 
+/** Computes the dummy hash ahead of the first login, so that the first unknown email is not slower either. */
+export function prepareDummyHash(): Promise<void> {
+  dummyHash ??= hashPassword('custodia-dummy-password-for-timing');
+  return dummyHash.then(() => undefined);
+}
+
 export async function verifyPassword(hash: string | null, password: string): Promise<boolean> {
   if (hash === null) {
     dummyHash ??= hashPassword('custodia-dummy-password-for-timing');

@@ -20,9 +20,10 @@ interface Rule {
 export const CASE_PERMISSIONS = {
   'case.view': { roles: ALL, admin: true },
   'case.update': { roles: LEAD, visibleWith: 'case.view' },
-  'members.read': { roles: LEAD, admin: true, visibleWith: 'case.view' },
+  // Reads answer 404 to those who may not do them (API.md, "Roles"), so no `visibleWith` here.
+  'members.read': { roles: LEAD, admin: true },
   'members.manage': { roles: LEAD, admin: true, visibleWith: 'case.view' },
-  'audit.read': { roles: LEAD, visibleWith: 'case.view' },
+  'audit.read': { roles: LEAD },
 
   'incident.read': { roles: ALL },
   'incident.write': { roles: INVESTIGATOR_PLUS, visibleWith: 'incident.read' },

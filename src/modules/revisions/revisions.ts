@@ -35,7 +35,8 @@ export async function recordRevision(
     version: number;
     snapshot: Record<string, unknown>;
     changes: FieldChange[];
-    actorId: string;
+    /** null when no signed-in person made the change (the command line). */
+    actorId: string | null;
   },
 ): Promise<void> {
   await db.revision.create({

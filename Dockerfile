@@ -1,0 +1,47 @@
+# Custodia: `docker build -t custodia .` then
+#   docker run -p 3000:3000 -v custodia-data:/data custodia
+#   docker run -i -v custodia-data:/data custodia npm run --silent custodia -- user create --email a@example.org --display-name Ada --role admin --password-stdin
+# Without DATABASE_URL the embedded PostgreSQL lives in the /data volume with the keys and evidence.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# argon2 builds from source when no prebuilt binary fits.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+COPY scripts ./scripts
+COPY prisma ./prisma
+COPY prisma.config.ts tsconfig.json ./
+# Install scripts run (argon2's native build; postinstall generates the Prisma client with the
+# prisma devDependency, which is why generation happens here and not in the runtime image).
+RUN npm ci
+COPY . .
+RUN node scripts/generate-prisma.mjs \
+ && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    CUSTODIA_DATA_DIR=/data \
+    HOST=0.0.0.0 \
+    PORT=3000
+WORKDIR /app
+# The embedded PostgreSQL refuses to run as root: the service runs as an unprivileged user.
+RUN groupadd --system custodia \
+ && useradd --system --gid custodia --home-dir /app --shell /usr/sbin/nologin custodia \
+ && mkdir -p /data \
+ && chown custodia:custodia /data
+COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/bin ./bin
+COPY --from=build --chown=root:root /app/src ./src
+COPY --from=build --chown=root:root /app/migrations ./migrations
+COPY --from=build --chown=root:root /app/prisma ./prisma
+COPY --from=build --chown=root:root /app/prisma.config.ts /app/tsconfig.json ./
+RUN ln -s /app/bin/custodia.js /usr/local/bin/custodia
+USER custodia
+VOLUME /data
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["npm", "start"]

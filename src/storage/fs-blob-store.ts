@@ -1,0 +1,170 @@
+// The default blob store: files under `<dataDir>/blobs`, content-addressed. Temporary files live
+// in `<root>/tmp` on the same filesystem, so a commit is a link (never clobbers) plus an unlink.
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, copyFile, link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { BlobNotFoundError, type BlobStore, type ByteRange, type CommitResult, type TempBlob, storageKeyOf } from './blob-store.ts';
+
+export const READ_CHUNK_BYTES = 1024 * 1024;
+
+class FsTempBlob implements TempBlob {
+  finished = false;
+  constructor(
+    readonly id: string,
+    readonly path: string,
+    private handle: FileHandle | null,
+  ) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (!this.handle) throw new Error('temporary blob is closed');
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset);
+      offset += bytesWritten;
+    }
+  }
+
+  async finish(): Promise<void> {
+    if (this.finished) return;
+    const handle = this.handle;
+    if (handle) {
+      await handle.sync();
+      await handle.close();
+      this.handle = null;
+    }
+    this.finished = true;
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    await handle?.close().catch(() => {});
+  }
+}
+
+async function fsyncDirectory(path: string): Promise<void> {
+  const handle = await open(path, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === code;
+}
+
+export class FilesystemBlobStore implements BlobStore {
+  readonly tmpDir: string;
+
+  constructor(readonly root: string) {
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  pathOf(sha256: string): string {
+    return join(this.root, storageKeyOf(sha256));
+  }
+
+  private own(temp: TempBlob): FsTempBlob {
+    if (!(temp instanceof FsTempBlob)) throw new Error('temporary blob from another store');
+    return temp;
+  }
+
+  async createTemp(): Promise<TempBlob> {
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    const id = randomUUID();
+    const path = join(this.tmpDir, id);
+    const handle = await open(path, 'wx', 0o600);
+    return new FsTempBlob(id, path, handle);
+  }
+
+  async adoptLocalFile(path: string): Promise<TempBlob> {
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    const id = randomUUID();
+    const target = join(this.tmpDir, id);
+    try {
+      await rename(path, target);
+    } catch (error) {
+      if (!isCode(error, 'EXDEV')) throw error;
+      await copyFile(path, target, constants.COPYFILE_EXCL);
+      const handle = await open(target, 'r+');
+      await handle.sync().finally(() => handle.close());
+      await unlink(path);
+    }
+    const temp = new FsTempBlob(id, target, null);
+    temp.finished = true;
+    return temp;
+  }
+
+  async commit(temp: TempBlob, sha256: string): Promise<CommitResult> {
+    const own = this.own(temp);
+    if (!own.finished) await own.finish();
+    const storageKey = storageKeyOf(sha256);
+    const target = join(this.root, storageKey);
+    const dir = dirname(target);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // Blobs are never written again; read-only makes an accidental write fail loudly.
+    await chmod(own.path, 0o400);
+    let created = true;
+    try {
+      await link(own.path, target);
+    } catch (error) {
+      if (!isCode(error, 'EEXIST')) throw error;
+      created = false;
+    }
+    await unlink(own.path);
+    if (created) {
+      await fsyncDirectory(dir);
+      await fsyncDirectory(this.tmpDir);
+    }
+    return { storageKey, created };
+  }
+
+  async abort(temp: TempBlob): Promise<void> {
+    const own = this.own(temp);
+    await own.close();
+    await unlink(own.path).catch((error: unknown) => {
+      if (!isCode(error, 'ENOENT')) throw error;
+    });
+  }
+
+  async open(sha256: string, range?: ByteRange): Promise<Readable> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.pathOf(sha256), 'r');
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) throw new BlobNotFoundError(`no blob ${sha256}`);
+      throw error;
+    }
+    return handle.createReadStream({
+      highWaterMark: READ_CHUNK_BYTES,
+      ...(range ? { start: range.start, end: range.end } : {}),
+      autoClose: true,
+    });
+  }
+
+  async stat(sha256: string): Promise<{ sizeBytes: number } | null> {
+    try {
+      const info = await stat(this.pathOf(sha256));
+      return { sizeBytes: info.size };
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return null;
+      throw error;
+    }
+  }
+
+  async exists(sha256: string): Promise<boolean> {
+    return (await this.stat(sha256)) !== null;
+  }
+
+  async remove(sha256: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(sha256));
+    } catch (error) {
+      if (!isCode(error, 'ENOENT')) throw error;
+    }
+  }
+}

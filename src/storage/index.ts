@@ -1,0 +1,14 @@
+import { join } from 'node:path';
+import type { Config } from '../config.ts';
+import type { BlobStore } from './blob-store.ts';
+import { FilesystemBlobStore } from './fs-blob-store.ts';
+
+export * from './blob-store.ts';
+export { FilesystemBlobStore } from './fs-blob-store.ts';
+export * from './ingest.ts';
+export { adoptFinishedFile } from './adopt.ts';
+
+/** The store the configuration names (the filesystem under the data directory, for now). */
+export function blobStoreFor(config: Pick<Config, 'dataDir'>): BlobStore {
+  return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
+}

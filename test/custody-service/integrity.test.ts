@@ -1,0 +1,208 @@
+// Concurrent appends (one client and two "instances"), checkpoints checked by the real openssl,
+// proofs checked by src/custody's verifiers, and a row altered behind the service's back.
+import t from 'tap';
+import { Buffer } from 'node:buffer';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPublicKey } from 'node:crypto';
+import { parseCheckpoint, rootFromLeaves, verifyCheckpoint, verifyConsistency, verifyInclusion } from '../../src/custody/index.ts';
+import { createDatabaseClient } from '../../src/database/client.ts';
+import { appendCustodyEntry, CustodyAppendError } from '../../src/modules/custody/custody.append.ts';
+import { signCheckpoint } from '../../src/modules/custody/checkpoints.ts';
+import { createTestContext } from '../helpers/app.ts';
+import { insertEvidence } from './factory.ts';
+
+const ctx = await createTestContext(t);
+const testCase = await ctx.createCase();
+const lead = testCase.users.lead;
+const evidence = await insertEvidence(ctx.db, testCase.id, testCase.users.investigator.id);
+const base = `/api/v1/cases/${testCase.id}/custody`;
+
+async function storedLeaves(caseId: string) {
+  const rows = await ctx.db.custodyEntry.findMany({ where: { caseId }, orderBy: { seq: 'asc' }, select: { seq: true, leafHash: true } });
+  return { seqs: rows.map((r) => Number(r.seq)), leaves: rows.map((r) => Buffer.from(r.leafHash)) };
+}
+
+async function storedRoot(caseId: string) {
+  const log = await ctx.db.custodyLog.findUniqueOrThrow({ where: { caseId } });
+  return { size: Number(log.size), root: Buffer.from(log.rootHash) };
+}
+
+t.test('50 parallel appends through the API: seq 0..49, a valid tree, a verifying checkpoint', async (t) => {
+  const users = [testCase.users.lead, testCase.users.investigator, testCase.users.reviewer];
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      ctx.json(users[i % 3]!, 'POST', `/api/v1/evidence/${evidence.id}/custody`, { action: 'analysed', note: `pass ${i}` }),
+    ),
+  );
+  t.same(results.map((r) => r.status), Array(50).fill(201));
+  t.same(results.map((r) => r.body.seq).sort((a, b) => a - b), [...Array(50).keys()]);
+  const { seqs, leaves } = await storedLeaves(testCase.id);
+  t.same(seqs, [...Array(50).keys()]);
+  const stored = await storedRoot(testCase.id);
+  t.equal(stored.size, 50);
+  t.ok(rootFromLeaves(leaves).equals(stored.root), 'the stored root is the Merkle tree hash of the stored leaves');
+
+  const note = (await ctx.inject(lead, { method: 'GET', url: `${base}/checkpoint` })).body;
+  const parsed = parseCheckpoint(note);
+  t.equal(parsed.size, 50);
+  t.ok(parsed.rootHash.equals(stored.root));
+  t.ok(verifyCheckpoint(note, ctx.keys.signing.publicKey, ctx.keys.signing.name));
+  const verify = await ctx.json(lead, 'GET', `${base}/verify`);
+  t.same(verify.body, { valid: true, size: 50, rootHash: stored.root.toString('hex'), checkpoint: note });
+});
+
+t.test('two service instances (two database clients) appending at once stay gapless', async (t) => {
+  const testCase2 = await ctx.createCase();
+  const item = await insertEvidence(ctx.db, testCase2.id, testCase2.users.lead.id);
+  const instances = [createDatabaseClient(ctx.database.url, 4), createDatabaseClient(ctx.database.url, 4)];
+  t.teardown(() => Promise.all(instances.map((db) => db.$disconnect())));
+  await Promise.all(
+    Array.from({ length: 60 }, (_, i) =>
+      instances[i % 2]!.$transaction((tx) =>
+        appendCustodyEntry(tx, { caseId: testCase2.id, evidenceId: item.id, evidenceSha256: item.sha256, action: 'accessed', actorId: null, details: { instance: i % 2 } }),
+        { maxWait: 20_000, timeout: 20_000 },
+      ),
+    ),
+  );
+  const { seqs, leaves } = await storedLeaves(testCase2.id);
+  t.same(seqs, [...Array(60).keys()]);
+  const stored = await storedRoot(testCase2.id);
+  t.ok(rootFromLeaves(leaves).equals(stored.root));
+  const verify = await ctx.json(testCase2.users.counsel, 'GET', `/api/v1/cases/${testCase2.id}/custody/verify`);
+  t.equal(verify.body.valid, true);
+  t.equal(verify.body.size, 60);
+});
+
+t.test('an append naming an item of another case, or the wrong hash, is refused and leaves nothing', async (t) => {
+  const other = await insertEvidence(ctx.db, testCase.otherCaseId, testCase.users.outsider.id);
+  const before = await storedRoot(testCase.id);
+  await t.rejects(
+    ctx.db.$transaction((tx) => appendCustodyEntry(tx, { caseId: testCase.id, evidenceId: other.id, evidenceSha256: other.sha256, action: 'accessed', actorId: null })),
+    CustodyAppendError,
+  );
+  await t.rejects(
+    ctx.db.$transaction((tx) => appendCustodyEntry(tx, { caseId: testCase.id, evidenceId: evidence.id, evidenceSha256: 'a'.repeat(64), action: 'accessed', actorId: null })),
+    CustodyAppendError,
+  );
+  t.same(await storedRoot(testCase.id), before);
+  t.equal(await ctx.db.custodyEntry.count({ where: { caseId: testCase.id } }), before.size);
+});
+
+t.test('two concurrent checkpoint requests at one size store one checkpoint', async (t) => {
+  await ctx.json(lead, 'POST', `/api/v1/evidence/${evidence.id}/custody`, { action: 'note', note: 'grow' });
+  const { size } = await storedRoot(testCase.id);
+  const [a, b, c] = await Promise.all([
+    ctx.inject(lead, { method: 'GET', url: `${base}/checkpoint` }),
+    ctx.inject(testCase.users.counsel, { method: 'GET', url: `${base}/checkpoint` }),
+    signCheckpoint(ctx.db, ctx.keys, ctx.config, testCase.id),
+  ]);
+  t.equal(a.body, b.body);
+  t.equal(a.body, c.note);
+  t.equal(c.size, size);
+  t.equal(c.signature.length, 64);
+  t.equal(c.body, a.body.split('\n\n')[0] + '\n');
+  t.equal(await ctx.db.custodyCheckpoint.count({ where: { caseId: testCase.id, size: BigInt(size) } }), 1);
+});
+
+t.test('a checkpoint from the API verifies with openssl, and fails after a flipped byte', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-openssl-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const keys = await ctx.json(null, 'GET', '/api/v1/custody/keys');
+  const pem = keys.body.keys.find((k: { status: string }) => k.status === 'current').publicKeyPem;
+  const note = (await ctx.inject(testCase.users.reviewer, { method: 'GET', url: `${base}/checkpoint` })).body;
+  const lines = note.split('\n');
+  const body = lines.slice(0, 3).join('\n') + '\n';
+  const signatureLine = lines.find((l: string) => l.startsWith('\u2014 '))!;
+  const signature = Buffer.from(signatureLine.split(' ')[2]!, 'base64').subarray(4);
+  t.equal(signature.length, 64);
+  await writeFile(join(dir, 'pub.pem'), pem);
+  await writeFile(join(dir, 'body'), body);
+  await writeFile(join(dir, 'sig'), signature);
+  const openssl = () =>
+    execFileSync('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', 'pub.pem', '-rawin', '-in', 'body', '-sigfile', 'sig'], { cwd: dir, stdio: 'pipe' }).toString();
+  t.match(openssl(), /Signature Verified Successfully/);
+  const flipped = Buffer.from(body);
+  flipped[flipped.length - 5]! ^= 0x01;
+  await writeFile(join(dir, 'body'), flipped);
+  t.throws(openssl, 'a flipped byte of the body fails');
+  await writeFile(join(dir, 'body'), body);
+  const badSig = Buffer.from(signature);
+  badSig[10]! ^= 0x80;
+  await writeFile(join(dir, 'sig'), badSig);
+  t.throws(openssl, 'a flipped bit of the signature fails');
+});
+
+t.test('inclusion and consistency proofs from the API verify', async (t) => {
+  const { size } = await storedRoot(testCase.id);
+  const { leaves } = await storedLeaves(testCase.id);
+  for (const treeSize of [1, 2, 3, 7, 8, 13, 32, 50, size]) {
+    const root = rootFromLeaves(leaves.slice(0, treeSize));
+    for (const seq of [0, Math.floor(treeSize / 2), treeSize - 1]) {
+      const res = await ctx.json(testCase.users.counsel, 'GET', `${base}/proof?seq=${seq}&size=${treeSize}`);
+      t.equal(res.status, 200);
+      t.equal(res.body.rootHash, root.toString('hex'));
+      t.equal(res.body.leafHash, leaves[seq]!.toString('hex'));
+      const proof = res.body.proof.map((h: string) => Buffer.from(h, 'hex'));
+      t.ok(verifyInclusion(seq, treeSize, leaves[seq]!, proof, root), `inclusion ${seq} in ${treeSize}`);
+      if (proof.length > 0) {
+        proof[0][0] ^= 1;
+        t.notOk(verifyInclusion(seq, treeSize, leaves[seq]!, proof, root), 'a flipped proof fails');
+      }
+    }
+  }
+  for (const [from, to] of [[1, 2], [1, 8], [3, 7], [4, 8], [7, 50], [13, size], [size, size]] as const) {
+    const res = await ctx.json(lead, 'GET', `${base}/consistency?from=${from}&to=${to}`);
+    t.equal(res.status, 200);
+    const fromRoot = rootFromLeaves(leaves.slice(0, from));
+    const toRoot = rootFromLeaves(leaves.slice(0, to));
+    t.same([res.body.fromRoot, res.body.toRoot], [fromRoot.toString('hex'), toRoot.toString('hex')]);
+    const proof = res.body.proof.map((h: string) => Buffer.from(h, 'hex'));
+    t.ok(verifyConsistency(from, to, fromRoot, toRoot, proof), `consistency ${from}..${to}`);
+    if (proof.length > 0) t.notOk(verifyConsistency(from, to, fromRoot, rootFromLeaves(leaves.slice(0, to - 1)), proof));
+  }
+});
+
+t.test('an entry altered behind the service is found by verify', async (t) => {
+  const before = await ctx.json(lead, 'GET', `${base}/verify`);
+  t.equal(before.body.valid, true);
+  const target = 17;
+  const row = await ctx.db.custodyEntry.findUniqueOrThrow({ where: { caseId_seq: { caseId: testCase.id, seq: BigInt(target) } } });
+  const altered = row.entry.replace(/"note":"pass \d+"/, '"note":"nothing happened"');
+  t.not(altered, row.entry);
+  await ctx.db.$transaction([
+    ctx.db.$executeRawUnsafe('ALTER TABLE custody_entries DISABLE TRIGGER USER'),
+    ctx.db.$executeRaw`UPDATE custody_entries SET entry = ${altered} WHERE case_id = ${testCase.id}::uuid AND seq = ${target}`,
+    ctx.db.$executeRawUnsafe('ALTER TABLE custody_entries ENABLE TRIGGER USER'),
+  ]);
+  await t.rejects(ctx.db.$executeRaw`UPDATE custody_entries SET entry = 'x' WHERE case_id = ${testCase.id}::uuid AND seq = 0`, 'the trigger is back');
+
+  const after = await ctx.json(testCase.users.reviewer, 'GET', `${base}/verify`);
+  t.equal(after.status, 200);
+  t.equal(after.body.valid, false);
+  t.equal(after.body.firstBadSeq, target);
+  t.equal(after.body.checkpoint, before.body.checkpoint, 'no new checkpoint over a bad log');
+  t.ok(verifyCheckpoint(after.body.checkpoint, createPublicKey(ctx.keys.signing.publicKeyPem)), 'the earlier checkpoint still stands');
+});
+
+t.test('an entry deleted behind the service is found by verify', async (t) => {
+  const testCase3 = await ctx.createCase();
+  const item = await insertEvidence(ctx.db, testCase3.id, testCase3.users.lead.id);
+  for (let i = 0; i < 5; i++) {
+    await ctx.json(testCase3.users.lead, 'POST', `/api/v1/evidence/${item.id}/custody`, { action: 'note', note: String(i) });
+  }
+  await ctx.db.$transaction([
+    ctx.db.$executeRawUnsafe('ALTER TABLE custody_entries DISABLE TRIGGER USER'),
+    ctx.db.$executeRaw`DELETE FROM custody_entries WHERE case_id = ${testCase3.id}::uuid AND seq = 3`,
+    ctx.db.$executeRawUnsafe('ALTER TABLE custody_entries ENABLE TRIGGER USER'),
+  ]);
+  const verify = await ctx.json(testCase3.users.lead, 'GET', `/api/v1/cases/${testCase3.id}/custody/verify`);
+  t.equal(verify.body.valid, false);
+  t.equal(verify.body.firstBadSeq, 3);
+  t.equal(verify.body.checkpoint, null, 'never checkpointed, and not now');
+  const proof = await ctx.json(testCase3.users.lead, 'GET', `/api/v1/cases/${testCase3.id}/custody/proof?seq=0`);
+  t.equal(proof.status, 500, 'no proof over a log with a hole');
+  t.equal(proof.body.code, 'internal');
+});

@@ -1,0 +1,90 @@
+// Multipart bodies, evidence fields and blob-directory checks shared by the evidence tests.
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestContext, TestUser } from '../helpers/app.ts';
+import { vocabularyCodes } from '../../src/modules/evidence/evidence.vocabulary.ts';
+
+export type Part =
+  | { name: string; value: string; contentType?: string }
+  | { name: string; filename: string; data: Buffer; contentType?: string };
+
+export function multipart(parts: Part[]): { payload: Buffer; contentType: string } {
+  const boundary = `----custodia${randomBytes(12).toString('hex')}`;
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    if ('data' in part) {
+      chunks.push(
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"; filename="${part.filename}"\r\nContent-Type: ${part.contentType ?? 'application/octet-stream'}\r\n\r\n`,
+        ),
+        part.data,
+        Buffer.from('\r\n'),
+      );
+    } else {
+      const type = part.contentType ? `Content-Type: ${part.contentType}\r\n` : '';
+      chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"\r\n${type}\r\n${part.value}\r\n`));
+    }
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+export async function codes() {
+  const [acquisition] = [...(await vocabularyCodes('acquisition-methods'))];
+  const [sourceKind] = [...(await vocabularyCodes('source-kinds'))];
+  return { acquisition: acquisition!, sourceKind: sourceKind! };
+}
+
+export async function metadata(overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const { acquisition, sourceKind } = await codes();
+  return {
+    title: 'Video of the checkpoint',
+    collectedAt: '2026-03-01T10:00:00.000Z',
+    acquisition,
+    source: { kind: sourceKind, name: 'Field team' },
+    ...overrides,
+  };
+}
+
+export async function upload(
+  ctx: TestContext,
+  user: TestUser | null,
+  caseId: string,
+  data: Buffer,
+  options: { metadata?: Record<string, unknown>; filename?: string; fileFirst?: boolean; parts?: Part[] } = {},
+) {
+  const fields = JSON.stringify(options.metadata ?? (await metadata()));
+  const file: Part = { name: 'file', filename: options.filename ?? 'clip.bin', data };
+  const meta: Part = { name: 'metadata', value: fields };
+  const body = multipart(options.parts ?? (options.fileFirst ? [file, meta] : [meta, file]));
+  const response = await ctx.inject(user, {
+    method: 'POST',
+    url: `/api/v1/cases/${caseId}/evidence`,
+    headers: { 'content-type': body.contentType },
+    payload: body.payload,
+  });
+  let json: any = null;
+  try {
+    json = JSON.parse(response.body);
+  } catch {
+    json = null;
+  }
+  return { status: response.statusCode, body: json, headers: response.headers };
+}
+
+/** Every file under the blob store (committed and temporary). */
+export async function blobFiles(dataDir: string): Promise<string[]> {
+  const root = join(dataDir, 'blobs');
+  try {
+    const entries = await readdir(root, { recursive: true, withFileTypes: true });
+    return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+  } catch {
+    return [];
+  }
+}
+
+export async function evidenceCounts(ctx: TestContext) {
+  const [evidence, blobs, custody] = await Promise.all([ctx.db.evidence.count(), ctx.db.blob.count(), ctx.db.custodyEntry.count()]);
+  return { evidence, blobs, custody };
+}
