@@ -42,7 +42,7 @@ async function generateFile(path: string, bytes: number) {
   const block = randomBytes(MiB);
   for (let written = 0, i = 0; written < bytes; written += MiB, i++) {
     block.writeUInt32LE(i, 0);
-    if (!out.write(Buffer.from(block))) await new Promise((r) => out.once('drain', r));
+    if (!out.write(Buffer.from(block))) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }

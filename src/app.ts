@@ -7,7 +7,7 @@ import type { Config } from './config.ts';
 import type { Database } from './database/client.ts';
 import authenticate from './http/authenticate.ts';
 import { loggerOptions } from './http/logger.ts';
-import { registerProblemHandlers } from './http/problems.ts';
+import { problemBody, registerProblemHandlers, sendProblem } from './http/problems.ts';
 import openapi from './http/openapi.ts';
 import metrics, { type Metrics } from './http/metrics.ts';
 import health from './modules/health/health.routes.ts';
@@ -23,6 +23,7 @@ import statementRoutes from './modules/statements/statements.routes.ts';
 import custodyRoutes from './modules/custody/custody.routes.ts';
 import evidenceRoutes from './modules/evidence/evidence.routes.ts';
 import reviewRoutes from './modules/reviews/reviews.routes.ts';
+import uploadRoutes from './modules/uploads/uploads.routes.ts';
 import type { Keys } from './keys.ts';
 
 const validatorPool = AjvCompiler();
@@ -56,6 +57,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     bodyLimit: 1024 * 1024,
+    // Router-level refusals (a malformed or over-long path) bypass the error handler: answer them
+    // as problems too. A path no route can match is a 404, whatever made it unmatchable.
+    frameworkErrors: (error, request, reply) => {
+      const code = error.code === 'FST_ERR_BAD_URL' ? 'validation_failed' : 'not_found';
+      const detail = code === 'not_found' ? 'No such route.' : 'The request URL is malformed.';
+      sendProblem(reply, problemBody(code, detail, request));
+    },
     // Start-up registers the signing key and warms the password hasher: a loaded machine needs time.
     pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: true },
@@ -102,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(custodyRoutes, { db, config, keys: deps.keys });
       await api.register(evidenceRoutes, { db, config, keys: deps.keys });
       await api.register(reviewRoutes, { db, config, keys: deps.keys });
+      await api.register(uploadRoutes, { db, config, keys: deps.keys });
     },
     { prefix: '/api/v1' },
   );

@@ -13,6 +13,7 @@ const USAGE = `usage: custodia <command>
 
   serve                          run the service
   migrate                        apply pending database migrations
+  worker                         run the background jobs (with CUSTODIA_WORKERS=external, only workers do)
   user create --email E --display-name N --role admin|member [--password-stdin]
   user reset-password --email E [--password-stdin]
   keys rotate-signing                    a new custody checkpoint key; the old one stays published as retired
@@ -43,6 +44,11 @@ async function main(argv: string[]): Promise<number> {
       const { serve } = await import('./server.ts');
       await serve(loadConfig());
       return -1; // keeps running
+    }
+    case 'worker': {
+      const { runWorker } = await import('./jobs/worker.ts');
+      await runWorker(loadConfig());
+      return -1; // keeps running until SIGTERM
     }
     case 'migrate': {
       const config = loadConfig();

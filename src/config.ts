@@ -28,6 +28,8 @@ export interface Config {
   metricsAddress: { host: string; port: number } | null;
   maxUploadBytes: number;
   uploadTtlSeconds: number;
+  /** Cron line (5 fields, UTC) of the `uploads.expire` job. */
+  uploadExpirySchedule: string;
   workers: WorkerMode;
   embeddedPostgresPort: number;
 }
@@ -81,6 +83,13 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   const raw = read(env, name) ?? fallback;
   if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
+}
+
+// A 5-field cron line (every 15 minutes: "*/15 * * * *"); pg-boss checks the rest when it schedules.
+function cron(env: Env, name: string, fallback: string): string {
+  const raw = read(env, name) ?? fallback;
+  if (!/^[\d*/,-]+( [\d*/,-]+){4}$/.test(raw)) throw new ConfigError(`${name} must be a 5-field cron line like "*/15 * * * *", got "${raw}"`);
+  return raw;
 }
 
 function boolean(env: Env, name: string, fallback: boolean): boolean {
@@ -150,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsAddress: address(env, 'CUSTODIA_METRICS_ADDRESS'),
     maxUploadBytes: size(env, 'CUSTODIA_MAX_UPLOAD_BYTES', '50G'),
     uploadTtlSeconds: duration(env, 'CUSTODIA_UPLOAD_TTL', '7d'),
+    uploadExpirySchedule: cron(env, 'CUSTODIA_UPLOAD_EXPIRY_SCHEDULE', '*/15 * * * *'),
     workers: oneOf(env, 'CUSTODIA_WORKERS', ['inline', 'external'] as const, 'inline'),
     embeddedPostgresPort: integer(env, 'CUSTODIA_EMBEDDED_PG_PORT', 5433, 1, 65535),
   };

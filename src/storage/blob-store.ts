@@ -7,7 +7,10 @@ import type { Readable } from 'node:stream';
 export interface TempBlob {
   /** Opaque identifier inside the store (logs, diagnostics). */
   readonly id: string;
-  /** Appends bytes. The caller awaits each write before reusing the buffer. */
+  /**
+   * Appends bytes, in the order of the calls (several writes may be in flight); the buffer must
+   * not be reused before its write settles.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Makes everything written durable (fsync) and closes the handle. Idempotent. */
   finish(): Promise<void>;

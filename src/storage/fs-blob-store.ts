@@ -11,6 +11,7 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
 
 class FsTempBlob implements TempBlob {
   finished = false;
+  private position = 0;
   constructor(
     readonly id: string,
     readonly path: string,
@@ -19,9 +20,12 @@ class FsTempBlob implements TempBlob {
 
   async write(chunk: Uint8Array): Promise<void> {
     if (!this.handle) throw new Error('temporary blob is closed');
+    // Positions are taken when the write is asked for, so that several may be in flight.
+    const position = this.position;
+    this.position += chunk.byteLength;
     let offset = 0;
     while (offset < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset);
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset, position + offset);
       offset += bytesWritten;
     }
   }

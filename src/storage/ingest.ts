@@ -7,6 +7,8 @@ import type { BlobStore, TempBlob } from './blob-store.ts';
 export const INGEST_CHUNK_BYTES = 1024 * 1024;
 /** Enough of the start of a file to sniff its type and read its EXIF/XMP segments. */
 export const HEAD_BYTES = 512 * 1024;
+/** Disk writes allowed in flight at once (so at most this many MiB buffered, plus one filling). */
+const WRITES_IN_FLIGHT = 4;
 
 export class BlobTooLargeError extends Error {
   override name = 'BlobTooLargeError';
@@ -51,18 +53,28 @@ async function copyAndHash(source: AsyncIterable<unknown>, temp: TempBlob, optio
   const head = Buffer.allocUnsafe(headLimit);
   let headUsed = 0;
   let sizeBytes = 0;
-  // Two buffers: one being written to disk, one filling.
-  const spare: Buffer[] = [Buffer.allocUnsafe(INGEST_CHUNK_BYTES)];
+  // Full batches go to the disk while the next ones fill; buffers come back once written.
+  const spare: Buffer[] = [];
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown = null;
   let batch: Buffer = Buffer.allocUnsafe(INGEST_CHUNK_BYTES);
   let used = 0;
-  let inflight: Promise<void> = Promise.resolve();
 
-  const flush = async (bytes: Buffer) => {
+  const flush = async (bytes: Buffer, reusable: Buffer | null) => {
     hash.update(bytes);
-    await inflight;
-    const writing = temp.write(bytes);
-    inflight = writing;
-    writing.catch(() => {});
+    while (inflight.size >= WRITES_IN_FLIGHT) await Promise.race(inflight);
+    if (failure) throw failure;
+    const writing: Promise<void> = temp.write(bytes).then(
+      () => {
+        inflight.delete(writing);
+        if (reusable) spare.push(reusable);
+      },
+      (error: unknown) => {
+        inflight.delete(writing);
+        failure ??= error;
+      },
+    );
+    inflight.add(writing);
   };
 
   try {
@@ -82,20 +94,17 @@ async function copyAndHash(source: AsyncIterable<unknown>, temp: TempBlob, optio
         used += n;
         offset += n;
         if (used === INGEST_CHUNK_BYTES) {
-          const full = batch;
-          await flush(full);
+          await flush(batch, batch);
           batch = spare.pop() ?? Buffer.allocUnsafe(INGEST_CHUNK_BYTES);
-          // The buffer just handed to the disk comes back once its write has settled.
-          void inflight.then(() => spare.push(full), () => {});
           used = 0;
         }
       }
     }
-    if (used > 0) await flush(batch.subarray(0, used));
+    if (used > 0) await flush(batch.subarray(0, used), null);
   } finally {
-    await inflight.catch(() => {});
+    await Promise.allSettled(inflight);
   }
-  await inflight;
+  if (failure) throw failure;
   return { sha256: hash.digest('hex'), sizeBytes, head: head.subarray(0, headUsed) };
 }
 

@@ -1,5 +1,6 @@
-// Concurrent appends (one client and two "instances"), checkpoints checked by the real openssl,
-// proofs checked by src/custody's verifiers, and a row altered behind the service's back.
+// Concurrent appends (one client and two "instances"), the queue and its sequencer, checkpoints
+// checked by the real openssl, proofs checked by src/custody's verifiers, and a row altered behind
+// the service's back.
 import t from 'tap';
 import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
@@ -7,9 +8,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPublicKey } from 'node:crypto';
-import { parseCheckpoint, rootFromLeaves, verifyCheckpoint, verifyConsistency, verifyInclusion } from '../../src/custody/index.ts';
+import { leafHash, parseCheckpoint, rootFromLeaves, verifyCheckpoint, verifyConsistency, verifyInclusion } from '../../src/custody/index.ts';
 import { createDatabaseClient } from '../../src/database/client.ts';
-import { appendCustodyEntry, CustodyAppendError } from '../../src/modules/custody/custody.append.ts';
+import {
+  afterCommitIntegrate,
+  appendCustodyEntry,
+  CustodyAppendError,
+  integrateCustodyQueue,
+  integratedLog,
+  INTEGRATION_BATCH,
+} from '../../src/modules/custody/custody.append.ts';
 import { signCheckpoint } from '../../src/modules/custody/checkpoints.ts';
 import { createTestContext } from '../helpers/app.ts';
 import { insertEvidence } from './factory.ts';
@@ -59,16 +67,23 @@ t.test('two service instances (two database clients) appending at once stay gapl
   const item = await insertEvidence(ctx.db, testCase2.id, testCase2.users.lead.id);
   const instances = [createDatabaseClient(ctx.database.url, 4), createDatabaseClient(ctx.database.url, 4)];
   t.teardown(() => Promise.all(instances.map((db) => db.$disconnect())));
-  await Promise.all(
-    Array.from({ length: 60 }, (_, i) =>
-      instances[i % 2]!.$transaction((tx) =>
-        appendCustodyEntry(tx, { caseId: testCase2.id, evidenceId: item.id, evidenceSha256: item.sha256, action: 'accessed', actorId: null, details: { instance: i % 2 } }),
+  const queued = await Promise.all(
+    Array.from({ length: 60 }, async (_, i) => {
+      const db = instances[i % 2]!;
+      const entry = await db.$transaction((tx) =>
+        appendCustodyEntry(tx, { caseId: testCase2.id, evidenceId: item.id, evidenceSha256: item.sha256, action: 'accessed', actorId: null, details: { instance: i % 2, i } }),
         { maxWait: 20_000, timeout: 20_000 },
-      ),
-    ),
+      );
+      await integrateCustodyQueue(db, testCase2.id);
+      return entry.queueId;
+    }),
   );
   const { seqs, leaves } = await storedLeaves(testCase2.id);
   t.same(seqs, [...Array(60).keys()]);
+  t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase2.id } }), 0, 'nothing left queued');
+  const integrated = await ctx.db.custodyEntry.findMany({ where: { caseId: testCase2.id }, select: { queueId: true, entry: true } });
+  t.same(integrated.map((e) => Number(e.queueId)).sort((a, b) => a - b), queued.slice().sort((a, b) => a - b), 'each queued event once');
+  t.same(integrated.map((e) => JSON.parse(e.entry).details.i).sort((a, b) => a - b), [...Array(60).keys()]);
   const stored = await storedRoot(testCase2.id);
   t.ok(rootFromLeaves(leaves).equals(stored.root));
   const verify = await ctx.json(testCase2.users.counsel, 'GET', `/api/v1/cases/${testCase2.id}/custody/verify`);
@@ -87,8 +102,103 @@ t.test('an append naming an item of another case, or the wrong hash, is refused 
     ctx.db.$transaction((tx) => appendCustodyEntry(tx, { caseId: testCase.id, evidenceId: evidence.id, evidenceSha256: 'a'.repeat(64), action: 'accessed', actorId: null })),
     CustodyAppendError,
   );
+  await t.rejects(
+    ctx.db.$transaction((tx) =>
+      appendCustodyEntry(tx, { caseId: testCase.id, evidenceId: evidence.id, evidenceSha256: evidence.sha256, action: 'accessed', actorId: null, details: { n: Number.NaN } }),
+    ),
+    /not finite/,
+    'an entry that cannot be encoded is refused before it is queued',
+  );
   t.same(await storedRoot(testCase.id), before);
   t.equal(await ctx.db.custodyEntry.count({ where: { caseId: testCase.id } }), before.size);
+  t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase.id } }), 0);
+});
+
+t.test('the queue and its sequencer', async (t) => {
+  const testCase4 = await ctx.createCase();
+  const item = await insertEvidence(ctx.db, testCase4.id, testCase4.users.lead.id);
+  const reader = testCase4.users.reviewer;
+  const caseLog = `/api/v1/cases/${testCase4.id}/custody`;
+  const queue = (details: Record<string, string | number>) =>
+    ctx.db.$transaction((tx) =>
+      appendCustodyEntry(tx, { caseId: testCase4.id, evidenceId: item.id, evidenceSha256: item.sha256, action: 'accessed', actorId: reader.id, details }),
+    );
+
+  await t.test('an event of a rolled-back transaction never appears', async (t) => {
+    await t.rejects(
+      ctx.db.$transaction(async (tx) => {
+        await appendCustodyEntry(tx, { caseId: testCase4.id, evidenceId: item.id, evidenceSha256: item.sha256, action: 'accessed', actorId: null, details: { lost: 1 } });
+        throw new Error('the change it records failed');
+      }),
+      /the change it records failed/,
+    );
+    t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase4.id } }), 0);
+    t.equal(await integrateCustodyQueue(ctx.db, testCase4.id), 0);
+    const log = await ctx.json(reader, 'GET', caseLog);
+    t.same(log.body.items, []);
+  });
+
+  await t.test('a queued event left behind (a crash before integration) appears at the next read', async (t) => {
+    const queued = await queue({ left: 'behind' });
+    t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase4.id } }), 1);
+    t.equal(await ctx.db.custodyEntry.count({ where: { caseId: testCase4.id } }), 0, 'not integrated yet');
+    const log = await ctx.json(reader, 'GET', caseLog);
+    t.equal(log.status, 200);
+    t.equal(log.body.items.length, 1);
+    t.same(log.body.items[0].entry.details, { left: 'behind' });
+    t.equal(log.body.items[0].seq, 0);
+    const row = await ctx.db.custodyEntry.findFirstOrThrow({ where: { caseId: testCase4.id } });
+    t.equal(Number(row.queueId), queued.queueId);
+    t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase4.id } }), 0);
+
+    await queue({ via: 'item log' });
+    const itemLog = await ctx.json(reader, 'GET', `/api/v1/evidence/${item.id}/custody`);
+    t.same(itemLog.body.items.map((i: { seq: number }) => i.seq), [0, 1], 'the item log integrates too');
+    for (const path of ['checkpoint', 'proof?seq=0', 'consistency?from=1', 'verify']) {
+      await queue({ via: path });
+      const before = await ctx.db.custodyEntry.count({ where: { caseId: testCase4.id } });
+      const res = await ctx.inject(reader, { method: 'GET', url: `${caseLog}/${path}` });
+      t.equal(res.statusCode, 200, path);
+      t.equal(await ctx.db.custodyEntry.count({ where: { caseId: testCase4.id } }), before + 1, `${path} integrates first`);
+    }
+    const state = await integratedLog(ctx.db, testCase4.id);
+    t.equal(state.size, 6);
+    t.ok(state.rootHash.equals((await storedRoot(testCase4.id)).root));
+  });
+
+  await t.test('afterCommitIntegrate integrates, and never throws', async (t) => {
+    await queue({ after: 'commit' });
+    await afterCommitIntegrate(ctx.db, testCase4.id);
+    t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase4.id } }), 0);
+    const warnings: unknown[] = [];
+    await afterCommitIntegrate(ctx.db, 'not-a-case-id', { warn: (obj) => warnings.push(obj) });
+    t.equal(warnings.length, 1, 'a failure is a warning for the caller to log');
+    t.notMatch(JSON.stringify(warnings), /not-a-case-id.*syntax|SELECT/, 'no SQL in the warning');
+  });
+
+  await t.test('10,000 queued events integrate in batches into the tree of their leaves', async (t) => {
+    const size = (await storedRoot(testCase4.id)).size;
+    const count = 10_000;
+    await ctx.db.$executeRaw`
+      INSERT INTO custody_queue (case_id, evidence_id, evidence_sha256, action, actor_id, at, details)
+      SELECT ${testCase4.id}::uuid, ${item.id}::uuid, ${item.sha256}, 'accessed', NULL,
+             timestamptz '2026-01-01T00:00:00Z' + i * interval '1 millisecond', '{"i":' || i || '}'
+        FROM generate_series(0, ${count - 1}) AS i`;
+    t.ok(count > INTEGRATION_BATCH, 'more than one batch');
+    t.equal(await integrateCustodyQueue(ctx.db, testCase4.id), count);
+    const rows = await ctx.db.custodyEntry.findMany({ where: { caseId: testCase4.id }, orderBy: { seq: 'asc' }, select: { seq: true, entry: true, leafHash: true, queueId: true } });
+    t.equal(rows.length, size + count);
+    t.ok(rows.every((r, i) => Number(r.seq) === i), 'gapless');
+    const added = rows.slice(size);
+    t.ok(added.every((r, i) => JSON.parse(r.entry).details.i === i), 'in queue order');
+    t.ok(added.every((r) => leafHash(Buffer.from(r.entry, 'utf8')).equals(Buffer.from(r.leafHash))), 'every leaf hash is the hash of its entry');
+    const stored = await storedRoot(testCase4.id);
+    t.equal(stored.size, size + count);
+    t.ok(rootFromLeaves(rows.map((r) => Buffer.from(r.leafHash))).equals(stored.root), 'the stored root is the Merkle tree hash of the stored leaves');
+    const verify = await ctx.json(reader, 'GET', `${caseLog}/verify`);
+    t.equal(verify.body.valid, true);
+    t.equal(verify.body.size, size + count);
+  });
 });
 
 t.test('two concurrent checkpoint requests at one size store one checkpoint', async (t) => {

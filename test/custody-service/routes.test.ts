@@ -26,6 +26,7 @@ function expectedAppend(role: RoleName): number {
 }
 
 const entryCount = async () => ctx.db.custodyEntry.count({ where: { caseId: testCase.id } });
+const queuedCount = async () => ctx.db.custodyQueue.count({ where: { caseId: testCase.id } });
 
 t.test('appending a manual entry: every role', async (t) => {
   for (const role of ALL_ROLE_NAMES) {
@@ -49,6 +50,7 @@ t.test('appending a manual entry: every role', async (t) => {
     } else {
       t.match(res.headers['content-type'], /^application\/problem\+json/);
       t.equal(await entryCount(), before, `${role}: nothing written`);
+      t.equal(await queuedCount(), 0, `${role}: nothing queued`);
     }
   }
   const lead = testCase.users.lead;
@@ -84,6 +86,7 @@ t.test('appending: bad bodies are 400 and write nothing', async (t) => {
   const badId = await ctx.json(lead, 'POST', '/api/v1/evidence/not-a-uuid/custody', { action: 'note', note: 'x' });
   t.equal(badId.status, 400);
   t.equal(await entryCount(), before);
+  t.equal(await queuedCount(), 0);
 });
 
 t.test('every manual action of the contract is accepted', async (t) => {

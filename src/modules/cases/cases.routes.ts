@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
 import type { Caller } from '../../http/caller.ts';
 import { expectedVersion, setEtag } from '../../http/etag.ts';
@@ -49,7 +50,7 @@ export const CaseParams = Type.Object({ caseId: Type.String({ format: 'uuid' }) 
 
 const tags = ['cases'];
 
-export default async function caseRoutes(instance: FastifyInstance, { db }: { db: Database }) {
+export default async function caseRoutes(instance: FastifyInstance, { db }: { db: Database; config?: Config }) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const cases = createCasesService(db);
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
+import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
 import type { Caller } from '../../http/caller.ts';
 import { PageQuery, pageSchema } from '../../http/pagination.ts';
@@ -36,7 +37,7 @@ const PutMember = Type.Object(
 
 const tags = ['cases'];
 
-export default async function memberRoutes(instance: FastifyInstance, { db }: { db: Database }) {
+export default async function memberRoutes(instance: FastifyInstance, { db }: { db: Database; config?: Config }) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const members = createMembersService(db);
 

@@ -1,21 +1,30 @@
-// Appends an entry to a case's custody log, inside the caller's transaction (so the entry lands
-// with the change it records, or not at all). The case's custody_logs row is locked FOR UPDATE:
-// that serialises appends per case across every service instance and keeps `seq` gapless.
+// Custody appends in two steps, after Trillian's queue and sequencer:
 //
-// While the lock is held there are two statements (the lock, then one statement that writes the
-// entry and the new tree state) and the commit: the lock is what limits a case's append rate.
-import type { Transaction } from '../../database/client.ts';
+// 1. appendCustodyEntry(tx, …) queues the event inside the caller's transaction (so it is recorded
+//    with the change it records, or not at all). It takes no lock: writers of one case commit in
+//    parallel and share WAL flushes (group commit), instead of one commit at a time.
+// 2. integrateCustodyQueue(db, caseId) is the sequencer: under the case's custody_logs row lock
+//    (the per-case serialisation across every instance) it gives the pending events their `seq`,
+//    many per transaction, and stores entries, leaf hashes and the new tree state together.
+//
+// Every read of the log integrates first, so a reader sees every committed event; an event left
+// queued (a crash between the two steps) is integrated by the next reader or writer.
+import { Buffer } from 'node:buffer';
+import type { Database, Transaction } from '../../database/client.ts';
 import {
   EMPTY_TREE,
   appendLeaf,
+  assertCustodyEntry,
   canonicalize,
   entryLeafHash,
+  leafHash,
   rootOfState,
   treeStateFromJson,
   treeStateToJson,
   type CustodyEntry,
   type JsonObject,
 } from '../../custody/index.ts';
+import { findLogState, type LogState } from './custody.repository.ts';
 
 export const SYSTEM_CUSTODY_ACTIONS = ['collected', 'accessed', 'reviewed', 'metadata_changed', 'retracted', 'exported'] as const;
 export const MANUAL_CUSTODY_ACTIONS = ['transferred', 'analysed', 'copied', 'sealed', 'note'] as const;
@@ -26,6 +35,11 @@ export interface AppendedEntry {
   seq: number;
   leafHash: string;
   entry: CustodyEntry;
+}
+
+export interface QueuedEntry {
+  /** custody_queue.id; custody_entries.queue_id once integrated. */
+  queueId: number;
 }
 
 export interface NewCustodyEntry {
@@ -43,13 +57,47 @@ export class CustodyAppendError extends Error {
   override name = 'CustodyAppendError';
 }
 
+/** Most queued events given a seq in one transaction. */
+export const INTEGRATION_BATCH = 5000;
+const INTEGRATION_TRANSACTION = { maxWait: 30_000, timeout: 60_000 };
+
+/**
+ * Queues a custody event in the caller's transaction. The event is checked completely here (it
+ * must name an item of the case with that hash, and make a valid entry): an event that could not
+ * be integrated later would stop the case's log.
+ */
+export async function appendCustodyEntry(tx: Transaction, input: NewCustodyEntry): Promise<QueuedEntry> {
+  const at = (input.at ?? new Date()).toISOString();
+  const details = input.details ?? {};
+  // Throws a CustodyEntryError (or CanonicalJsonError) for an entry that cannot be encoded.
+  entryLeafHash({
+    v: 1,
+    caseId: input.caseId,
+    seq: 0,
+    evidenceId: input.evidenceId,
+    evidenceSha256: input.evidenceSha256,
+    action: input.action,
+    actorId: input.actorId,
+    at,
+    details,
+  });
+  const [queued] = await tx.$queryRaw<{ id: bigint }[]>`
+    INSERT INTO custody_queue (case_id, evidence_id, evidence_sha256, action, actor_id, at, details)
+    SELECT e.case_id, e.id, e.sha256, ${input.action}, ${input.actorId}::uuid, ${at}::timestamptz, ${canonicalize(details)}
+      FROM evidence e
+     WHERE e.id = ${input.evidenceId}::uuid AND e.case_id = ${input.caseId}::uuid AND e.sha256 = ${input.evidenceSha256}
+    RETURNING id`;
+  if (!queued) throw new CustodyAppendError('custody entry names no evidence item of this case with this hash');
+  return { queueId: Number(queued.id) };
+}
+
 type LockedLog = { size: bigint; frontier: unknown };
 
 async function lockLog(tx: Transaction, caseId: string): Promise<LockedLog> {
   const [log] = await tx.$queryRaw<LockedLog[]>`
     SELECT size, frontier FROM custody_logs WHERE case_id = ${caseId}::uuid FOR UPDATE`;
   if (log) return log;
-  // The case's first entry: create its log (a no-op if a concurrent append just did), then lock it.
+  // The case's first entry: create its log (a no-op if a concurrent integration just did), then lock it.
   await tx.$executeRaw`
     INSERT INTO custody_logs (case_id, size, frontier, root_hash)
     VALUES (${caseId}::uuid, 0, '[]'::jsonb, ${new Uint8Array(rootOfState(EMPTY_TREE))})
@@ -59,40 +107,134 @@ async function lockLog(tx: Transaction, caseId: string): Promise<LockedLog> {
   return created!;
 }
 
-export async function appendCustodyEntry(tx: Transaction, input: NewCustodyEntry): Promise<AppendedEntry> {
-  const log = await lockLog(tx, input.caseId);
-  const state = treeStateFromJson({ size: Number(log.size), frontier: log.frontier });
+type QueueRow = {
+  id: bigint;
+  evidence_id: string;
+  evidence_sha256: string;
+  action: string;
+  actor_id: string | null;
+  at: Date;
+  details: string;
+};
 
-  const entry: CustodyEntry = {
-    v: 1,
-    caseId: input.caseId,
-    seq: state.size,
-    evidenceId: input.evidenceId,
-    evidenceSha256: input.evidenceSha256,
-    action: input.action,
-    actorId: input.actorId,
-    // Taken once the lock is held, so that `at` follows `seq` within one instance's clock.
-    at: (input.at ?? new Date()).toISOString(),
-    details: input.details ?? {},
-  };
-  const leaf = entryLeafHash(entry);
-  const next = appendLeaf(state, leaf);
+async function hasPending(db: Database, caseId: string): Promise<boolean> {
+  const rows = await db.$queryRaw<unknown[]>`SELECT 1 FROM custody_queue WHERE case_id = ${caseId}::uuid LIMIT 1`;
+  return rows.length > 0;
+}
 
-  // One statement: the entry is inserted only if the evidence belongs to the case and has that
-  // hash, and the tree state moves from `seq` to `seq + 1` only if the entry was inserted.
-  const updated = await tx.$executeRaw`
-    WITH inserted AS (
-      INSERT INTO custody_entries (case_id, seq, evidence_id, action, actor_id, at, entry, leaf_hash)
-      SELECT ${entry.caseId}::uuid, ${entry.seq}, e.id, ${entry.action}, ${entry.actorId}::uuid,
-             ${entry.at}::timestamptz, ${canonicalize(entry)}, ${new Uint8Array(leaf)}
-        FROM evidence e
-       WHERE e.id = ${entry.evidenceId}::uuid AND e.case_id = ${entry.caseId}::uuid AND e.sha256 = ${entry.evidenceSha256}
-      RETURNING seq
-    )
-    UPDATE custody_logs
-       SET size = ${next.size}, frontier = ${JSON.stringify(treeStateToJson(next).frontier)}::jsonb,
-           root_hash = ${new Uint8Array(rootOfState(next))}, updated_at = now()
-     WHERE case_id = ${input.caseId}::uuid AND size = ${entry.seq} AND EXISTS (SELECT 1 FROM inserted)`;
-  if (updated !== 1) throw new CustodyAppendError('custody entry names no evidence item of this case with this hash');
-  return { seq: entry.seq, leafHash: leaf.toString('hex'), entry };
+// Thrown to roll back an integration that found nothing to do: the row lock gave the transaction
+// an id, so committing it would cost a WAL flush for nothing.
+const NOTHING_PENDING = Symbol('nothing pending');
+
+async function integrateBatch(db: Database, caseId: string): Promise<number> {
+  try {
+    return await db.$transaction(async (tx) => {
+      const log = await lockLog(tx, caseId);
+      // A new statement after the lock: its snapshot sees what the previous holder committed.
+      const rows = await tx.$queryRaw<QueueRow[]>`
+        SELECT id, evidence_id::text, evidence_sha256, action, actor_id::text, at, details
+          FROM custody_queue WHERE case_id = ${caseId}::uuid ORDER BY id LIMIT ${INTEGRATION_BATCH}`;
+      if (rows.length === 0) throw NOTHING_PENDING;
+
+      const before = treeStateFromJson({ size: Number(log.size), frontier: log.frontier });
+      let state = before;
+      const seqs: number[] = [];
+      const texts: string[] = [];
+      const leaves: string[] = [];
+      for (const row of rows) {
+        const entry: CustodyEntry = {
+          v: 1,
+          caseId,
+          seq: state.size,
+          evidenceId: row.evidence_id,
+          evidenceSha256: row.evidence_sha256,
+          action: row.action,
+          actorId: row.actor_id,
+          at: row.at.toISOString(),
+          details: JSON.parse(row.details) as JsonObject,
+        };
+        assertCustodyEntry(entry);
+        const text = canonicalize(entry);
+        const leaf = leafHash(Buffer.from(text, 'utf8'));
+        seqs.push(entry.seq);
+        texts.push(text);
+        leaves.push(leaf.toString('hex'));
+        state = appendLeaf(state, leaf);
+      }
+
+      // One statement: the entries, the queue rows they came from gone, and the tree state moved
+      // from `before.size` to `state.size` (only if every queued row was there to delete).
+      const updated = await tx.$executeRaw`
+        WITH inserted AS (
+          INSERT INTO custody_entries (case_id, seq, evidence_id, action, actor_id, at, entry, leaf_hash, queue_id)
+          SELECT ${caseId}::uuid, u.seq, u.evidence_id, u.action, u.actor_id, u.at, u.entry, decode(u.leaf, 'hex'), u.queue_id
+            FROM unnest(${seqs}::bigint[], ${rows.map((r) => r.evidence_id)}::uuid[], ${rows.map((r) => r.action)}::text[],
+                        ${rows.map((r) => r.actor_id)}::uuid[], ${rows.map((r) => r.at.toISOString())}::timestamptz[],
+                        ${texts}::text[], ${leaves}::text[], ${rows.map((r) => r.id.toString())}::bigint[])
+                 AS u(seq, evidence_id, action, actor_id, at, entry, leaf, queue_id)
+          RETURNING queue_id
+        ), dequeued AS (
+          DELETE FROM custody_queue WHERE id IN (SELECT queue_id FROM inserted) RETURNING id
+        )
+        UPDATE custody_logs
+           SET size = ${state.size}, frontier = ${JSON.stringify(treeStateToJson(state).frontier)}::jsonb,
+               root_hash = ${new Uint8Array(rootOfState(state))}, updated_at = now()
+         WHERE case_id = ${caseId}::uuid AND size = ${before.size}
+           AND (SELECT count(*) FROM dequeued) = ${rows.length}`;
+      if (updated !== 1) throw new Error('custody integration: the log or its queue changed under the lock');
+      return rows.length;
+    }, INTEGRATION_TRANSACTION);
+  } catch (error) {
+    if (error === NOTHING_PENDING) return 0;
+    throw error;
+  }
+}
+
+/**
+ * Gives every event queued for the case (and committed) before the call its seq; answers how
+ * many this call integrated (events integrated by a concurrent call are not counted).
+ */
+export async function integrateCustodyQueue(db: Database, caseId: string): Promise<number> {
+  let total = 0;
+  // The check without a lock keeps reads of a quiet log cheap. A batch shorter than the limit
+  // took every row committed before its lock, so every row committed before this call.
+  while (await hasPending(db, caseId)) {
+    const integrated = await integrateBatch(db, caseId);
+    total += integrated;
+    if (integrated < INTEGRATION_BATCH) break;
+  }
+  return total;
+}
+
+/** The case's log state once every committed event is integrated (for exports and readers). */
+export async function integratedLog(db: Database, caseId: string): Promise<LogState> {
+  await integrateCustodyQueue(db, caseId);
+  return (await findLogState(db, caseId)) ?? { size: 0, rootHash: rootOfState(EMPTY_TREE) };
+}
+
+interface Logger {
+  warn(obj: object, msg?: string): void;
+}
+
+/**
+ * For services, once the transaction that queued custody events has committed: integrates them
+ * now, so the log shows them at once. Never throws: the events are safe in the queue and the next
+ * reader integrates them if this fails.
+ */
+export async function afterCommitIntegrate(db: Database, caseId: string, log?: Logger): Promise<void> {
+  try {
+    await integrateCustodyQueue(db, caseId);
+  } catch (error) {
+    // The error's name only: a database error's text may quote the row.
+    log?.warn({ caseId, error: (error as Error)?.name }, 'custody queue integration failed; the next read of the log retries it');
+  }
+}
+
+/** The entry a queued event became, integrating the case's queue first. */
+export async function integratedEntry(db: Database, caseId: string, queued: QueuedEntry): Promise<AppendedEntry> {
+  await integrateCustodyQueue(db, caseId);
+  const [row] = await db.$queryRaw<{ seq: bigint; entry: string; leaf_hash: Uint8Array }[]>`
+    SELECT seq, entry, leaf_hash FROM custody_entries WHERE queue_id = ${queued.queueId}`;
+  if (!row) throw new Error(`custody: queued event ${queued.queueId} was not integrated`);
+  return { seq: Number(row.seq), leafHash: Buffer.from(row.leaf_hash).toString('hex'), entry: JSON.parse(row.entry) as CustodyEntry };
 }

@@ -26,7 +26,7 @@ import { decodeCursor, pageOf } from '../../http/pagination.ts';
 import type { Keys } from '../../keys.ts';
 import { audit } from '../audit/audit.ts';
 import { authorize } from '../cases/access.ts';
-import { appendCustodyEntry, type AppendedEntry, type ManualCustodyAction } from './custody.append.ts';
+import { appendCustodyEntry, integrateCustodyQueue, integratedEntry, type AppendedEntry, type ManualCustodyAction } from './custody.append.ts';
 import { checkpointOrigin, signCheckpoint } from './checkpoints.ts';
 import {
   checkpointsUpTo,
@@ -39,7 +39,6 @@ import {
   type EntryRow,
 } from './custody.repository.ts';
 
-// Appends queue on the case's log lock: a busy case may make a transaction wait for a connection.
 const TRANSACTION = { maxWait: 10_000, timeout: 30_000 };
 
 export interface CustodyDeps {
@@ -75,11 +74,13 @@ function afterSeq(cursor: string | undefined): number {
 
 export async function listCaseEntries(deps: CustodyDeps, caller: Caller, caseId: string, query: { limit: number; cursor?: string }) {
   await authorize(deps.db, caller, 'custody.read', caseId, { what: 'case' });
+  await integrateCustodyQueue(deps.db, caseId);
   return page(await listEntries(deps.db, { caseId }, afterSeq(query.cursor), query.limit + 1), query.limit);
 }
 
 export async function listEvidenceEntries(deps: CustodyDeps, caller: Caller, evidenceId: string, query: { limit: number; cursor?: string }) {
-  await evidenceFor(deps, caller, evidenceId, 'custody.read');
+  const evidence = await evidenceFor(deps, caller, evidenceId, 'custody.read');
+  await integrateCustodyQueue(deps.db, evidence.caseId);
   return page(await listEntries(deps.db, { evidenceId }, afterSeq(query.cursor), query.limit + 1), query.limit);
 }
 
@@ -90,7 +91,7 @@ export async function appendManualEntry(
   input: { action: ManualCustodyAction; note: string; location?: string },
 ): Promise<AppendedEntry> {
   const evidence = await evidenceFor(deps, caller, evidenceId, 'custody.append');
-  return deps.db.$transaction(async (tx) => {
+  const queued = await deps.db.$transaction(async (tx) => {
     const appended = await appendCustodyEntry(tx, {
       caseId: evidence.caseId,
       evidenceId: evidence.id,
@@ -105,18 +106,23 @@ export async function appendManualEntry(
       targetType: 'evidence',
       targetId: evidence.id,
       caseId: evidence.caseId,
-      details: { seq: appended.seq, custodyAction: input.action },
+      details: { queueId: appended.queueId, custodyAction: input.action },
     });
     return appended;
   }, TRANSACTION);
+  // Committed: the event is in the log whatever happens next. Give it its seq to answer it.
+  return integratedEntry(deps.db, evidence.caseId, queued);
 }
 
 export async function latestCheckpoint(deps: CustodyDeps, caller: Caller, caseId: string): Promise<string> {
   await authorize(deps.db, caller, 'custody.read', caseId, { what: 'case' });
+  await integrateCustodyQueue(deps.db, caseId);
   return (await signCheckpoint(deps.db, deps.keys, deps.config, caseId)).note;
 }
 
+/** The size of the log once every committed event is integrated. */
 async function currentSize(deps: CustodyDeps, caseId: string): Promise<number> {
+  await integrateCustodyQueue(deps.db, caseId);
   return (await findLogState(deps.db, caseId))?.size ?? 0;
 }
 
@@ -205,6 +211,7 @@ export async function verifyCaseLog(
   caseId: string,
 ): Promise<Verification> {
   const { db } = deps;
+  await integrateCustodyQueue(db, caseId);
   // Entries below the stored size are committed with it and never change: no snapshot needed.
   const stored = (await findLogState(db, caseId)) ?? { size: 0, rootHash: Buffer.from(EMPTY_ROOT) };
   const checkpoints = await checkpointsUpTo(db, caseId, stored.size);

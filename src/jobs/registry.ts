@@ -1,0 +1,38 @@
+// Every background job of the service, as data. To add one (e.g. the export jobs):
+//
+//   1. write its handler next to its domain (src/modules/<domain>/…), taking its data and JobDeps;
+//   2. append a JobDefinition below: a `name` (the pg-boss queue, "<domain>.<verb>"), the handler,
+//      and `options`: queue settings (retries, expiry, retention, policy), optionally `schedule`
+//      (a cron line: pg-boss creates one job per tick cluster-wide, so several instances do not
+//      all run it) and worker settings (`batchSize`, `pollingIntervalSeconds`);
+//   3. send work from anywhere holding the `Jobs` from startJobs: `jobs.send(name, data)`.
+//
+// startJobs creates every queue, installs every schedule and, where workers run (`serve` with
+// CUSTODIA_WORKERS=inline, or `custodia worker`), works every queue.
+import type PgBoss from 'pg-boss';
+import { expireUploads } from '../modules/uploads/uploads.expire.ts';
+import type { JobDeps } from './jobs.ts';
+
+export interface JobDefinition<Data extends object = object> {
+  name: string;
+  /** Runs one job; a rejection fails it (and pg-boss retries it as the queue says). */
+  handler(data: Data, deps: JobDeps): Promise<unknown>;
+  options: {
+    queue?: Omit<PgBoss.Queue, 'name'>;
+    /** Cron (5 fields, UTC) from the configuration; null: sent on demand only. */
+    schedule?: (deps: Pick<JobDeps, 'config'>) => string | null;
+    work?: PgBoss.WorkOptions;
+  };
+}
+
+export const JOBS: JobDefinition[] = [
+  {
+    name: 'uploads.expire',
+    handler: (_data, deps) => expireUploads(deps),
+    options: {
+      // One run at a time is enough: a tick while one is running or queued adds nothing.
+      queue: { policy: 'singleton', retryLimit: 2, retryDelay: 60, expireInSeconds: 15 * 60 },
+      schedule: ({ config }) => config.uploadExpirySchedule,
+    },
+  },
+];

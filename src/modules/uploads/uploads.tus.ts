@@ -1,0 +1,129 @@
+// The tus 1.0 protocol (core, creation, termination, expiration) by @tus/server over a FileStore in
+// `<data dir>/uploads`: the data file is named by the upload's id and its tus info sits beside it
+// as `<id>.json`. Our routes authenticate, authorise and load the upload first, then hand the raw
+// request to tus (reply.hijack()); the id tus works on is always the one our route checked, never
+// one parsed again from the URL.
+import { mkdir, open, rm } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { FileStore } from '@tus/file-store';
+import { MemoryLocker, Server, type Upload } from '@tus/server';
+import type { Config } from '../../config.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function uploadDirectory(config: Pick<Config, 'dataDir'>): string {
+  return join(config.dataDir, 'uploads');
+}
+
+function fileOf(directory: string, id: string): string {
+  if (!UUID.test(id)) throw new Error('not an upload id');
+  return join(directory, id);
+}
+
+/** Where the bytes of an upload are (for `complete`, which hands the file to the blob store). */
+export function uploadDataPath(directory: string, id: string): string {
+  return fileOf(directory, id);
+}
+
+/** Removes an upload's data and tus info files; absent files are not an error. */
+export async function removeUploadFiles(directory: string, id: string): Promise<void> {
+  const data = fileOf(directory, id);
+  await rm(data, { force: true });
+  await rm(`${data}.json`, { force: true });
+}
+
+/** Removes only the tus info file (after `complete` moved the data file into the blob store). */
+export async function removeUploadInfo(directory: string, id: string): Promise<void> {
+  await rm(`${fileOf(directory, id)}.json`, { force: true });
+}
+
+/** Makes the received bytes durable before they become evidence (tus itself never fsyncs). */
+export async function syncUploadData(directory: string, id: string): Promise<void> {
+  const handle = await open(fileOf(directory, id), 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What our route decided about the request it hands over. */
+export interface TusRequestContext {
+  uploadId: string;
+  /** Creation only: records the upload (called once tus has checked the headers, before the file exists). */
+  onCreate?: (upload: Upload) => Promise<void>;
+}
+
+export interface TusLog {
+  error(object: object, message: string): void;
+}
+
+export interface TusBridge {
+  readonly directory: string;
+  /** Serialises requests on one upload id (PATCH, HEAD, DELETE, and `complete`). */
+  readonly locker: MemoryLocker;
+  handle(request: IncomingMessage, response: ServerResponse, context: TusRequestContext): Promise<void>;
+  /** The offset and length tus knows for an upload (null when its files are gone). */
+  progress(id: string): Promise<{ offset: number; length: number | undefined } | null>;
+}
+
+/** The Node request behind the srvx request tus gives its hooks. */
+function nodeRequestOf(request: unknown): IncomingMessage | undefined {
+  const web = request as { runtime?: { node?: { req?: IncomingMessage } }; node?: { req?: IncomingMessage } };
+  return web.runtime?.node?.req ?? web.node?.req;
+}
+
+export async function createTusBridge(options: { directory: string; path: string; maxBytes: number; ttlSeconds: number; log: TusLog }): Promise<TusBridge> {
+  const { directory } = options;
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  const contexts = new WeakMap<IncomingMessage, TusRequestContext>();
+  const contextOf = (request: unknown): TusRequestContext => {
+    const raw = nodeRequestOf(request);
+    const context = raw ? contexts.get(raw) : undefined;
+    if (!context) throw { status_code: 404, body: 'Not found\n' };
+    return context;
+  };
+  const store = new FileStore({ directory, expirationPeriodInMilliseconds: options.ttlSeconds * 1000 });
+  // Every upload declares its length at creation (the row records it): no deferred length.
+  store.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration'];
+  const locker = new MemoryLocker();
+  const server = new Server({
+    path: options.path,
+    datastore: store,
+    locker,
+    relativeLocation: true,
+    // The rest of the API sends no CORS headers; neither does tus.
+    allowedOrigins: () => false,
+    maxSize: options.maxBytes,
+    namingFunction: (request) => contextOf(request).uploadId,
+    getFileIdFromRequest: (request) => contextOf(request).uploadId,
+    onUploadCreate: async (request, upload) => {
+      await contextOf(request).onCreate?.(upload);
+      return {};
+    },
+    // tus answers an unexpected error with its message, which may name a local path: never that.
+    onResponseError: (_request, error) => {
+      if ('status_code' in error && error.status_code < 500) return undefined;
+      if (!('status_code' in error)) options.log.error({ err: { message: error.message, name: error.name } }, 'tus request failed');
+      return { status_code: 500, body: 'Internal error\n' };
+    },
+  });
+
+  return {
+    directory,
+    locker,
+    async handle(request, response, context) {
+      contexts.set(request, context);
+      await server.handle(request, response);
+    },
+    async progress(id) {
+      try {
+        const upload = await store.getUpload(id);
+        return { offset: upload.offset, length: upload.size };
+      } catch {
+        return null;
+      }
+    },
+  };
+}
