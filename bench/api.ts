@@ -3,7 +3,7 @@
 // `npm start` time to ready on an initialised data directory. Figures printed, not asserted.
 // Goals: ratio ≥ 0.4, p99 ≤ 25 ms, start ≤ 3 s.
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,7 +130,8 @@ async function startToReady(dataDir: string): Promise<number> {
   } finally {
     child.kill('SIGTERM'); // npm passes it on to the service, which closes gracefully
     await exited;
-    await new Promise((r) => setTimeout(r, 500));
+    // npm may exit before the service has finished closing: its lock file goes last.
+    for (let waited = 0; existsSync(join(dataDir, 'custodia.pid')) && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
   }
 }
 

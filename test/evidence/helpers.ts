@@ -85,6 +85,12 @@ export async function blobFiles(dataDir: string): Promise<string[]> {
 }
 
 export async function evidenceCounts(ctx: TestContext) {
-  const [evidence, blobs, custody] = await Promise.all([ctx.db.evidence.count(), ctx.db.blob.count(), ctx.db.custodyEntry.count()]);
-  return { evidence, blobs, custody };
+  const [evidence, blobs, entries, queued] = await Promise.all([
+    ctx.db.evidence.count(),
+    ctx.db.blob.count(),
+    ctx.db.custodyEntry.count(),
+    ctx.db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM custody_queue`,
+  ]);
+  // Queued custody events count too: they are entries waiting for their seq.
+  return { evidence, blobs, custody: entries + (queued[0]?.n ?? 0) };
 }

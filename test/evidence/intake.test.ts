@@ -181,7 +181,7 @@ t.test('a transaction that fails after the bytes were committed removes them', a
   const testCase = await ctx.createCase();
   await ctx.db.$executeRawUnsafe(`
     CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$`);
-  await ctx.db.$executeRawUnsafe('CREATE TRIGGER test_refuse_custody BEFORE INSERT ON custody_entries FOR EACH ROW EXECUTE FUNCTION test_refuse()');
+  await ctx.db.$executeRawUnsafe('CREATE TRIGGER test_refuse_custody BEFORE INSERT ON custody_queue FOR EACH ROW EXECUTE FUNCTION test_refuse()');
   const res = await upload(ctx, testCase.users.investigator, testCase.id, randomBytes(10_000));
   t.equal(res.status, 500);
   t.same(await evidenceCounts(ctx), { evidence: 0, blobs: 0, custody: 0 });
@@ -189,11 +189,11 @@ t.test('a transaction that fails after the bytes were committed removes them', a
   t.notOk(JSON.stringify(res.body).includes('refused by test'), 'no SQL in the answer');
 
   // Bytes that another row already uses are kept.
-  await ctx.db.$executeRawUnsafe('DROP TRIGGER test_refuse_custody ON custody_entries');
+  await ctx.db.$executeRawUnsafe('DROP TRIGGER test_refuse_custody ON custody_queue');
   const data = randomBytes(2048);
   const kept = await upload(ctx, testCase.users.investigator, testCase.id, data);
   t.equal(kept.status, 201);
-  await ctx.db.$executeRawUnsafe('CREATE TRIGGER test_refuse_custody BEFORE INSERT ON custody_entries FOR EACH ROW EXECUTE FUNCTION test_refuse()');
+  await ctx.db.$executeRawUnsafe('CREATE TRIGGER test_refuse_custody BEFORE INSERT ON custody_queue FOR EACH ROW EXECUTE FUNCTION test_refuse()');
   const again = await upload(ctx, testCase.users.investigator, testCase.id, data);
   t.equal(again.status, 500);
   t.equal((await blobFiles(ctx.dataDir)).length, 1, 'the shared blob stays');

@@ -10,7 +10,7 @@ import { AppError } from '../../http/errors.ts';
 import { BlobTooLargeError, type BlobStore, type IngestedBlob, adoptFinishedFile, ingestStream } from '../../storage/index.ts';
 import { audit } from '../audit/audit.ts';
 import { authorize } from '../cases/access.ts';
-import { appendCustodyEntry } from '../custody/custody.append.ts';
+import { afterCommitIntegrate, appendCustodyEntry } from '../custody/custody.append.ts';
 import { recordRevision } from '../revisions/revisions.ts';
 import { extractCaptureInfo, sniffMediaType } from './evidence.media.ts';
 import { type EvidenceFields, validateEvidenceMetadata } from './evidence.metadata.ts';
@@ -83,8 +83,9 @@ export async function registerEvidence(deps: EvidenceDeps, caller: Caller, caseI
   }
 
   let committed: { created: boolean } | null = null;
+  let view: EvidenceView;
   try {
-    return await deps.db.$transaction(async (tx) => {
+    view = await deps.db.$transaction(async (tx) => {
       await lockBlob(tx, file.sha256);
       const { storageKey, created } = await deps.store.commit(file.temp, file.sha256);
       committed = { created };
@@ -145,6 +146,8 @@ export async function registerEvidence(deps: EvidenceDeps, caller: Caller, caseI
     else if ((committed as { created: boolean }).created) await removeOrphanBlob(deps, file.sha256);
     throw error;
   }
+  await afterCommitIntegrate(deps.db, caseId, deps.log);
+  return view;
 }
 
 /**

@@ -8,7 +8,7 @@ import { decodeCursor, pageOf } from '../../http/pagination.ts';
 import { BlobNotFoundError } from '../../storage/index.ts';
 import { audit } from '../audit/audit.ts';
 import { authorize } from '../cases/access.ts';
-import { appendCustodyEntry } from '../custody/custody.append.ts';
+import { afterCommitIntegrate, appendCustodyEntry } from '../custody/custody.append.ts';
 import { changedFields, listRevisions, recordRevision } from '../revisions/revisions.ts';
 import type { EvidenceDeps } from './evidence.intake.ts';
 import { validateEvidencePatch } from './evidence.metadata.ts';
@@ -84,6 +84,7 @@ export async function updateEvidence(deps: EvidenceDeps, caller: Caller, id: str
     await audit(tx, caller, { action: 'evidence.update', targetType: 'evidence', targetId: id, caseId: row.caseId, details: { fields } });
     return next;
   }, TRANSACTION);
+  await afterCommitIntegrate(deps.db, row.caseId, deps.log);
   return viewOf(deps, updated);
 }
 
@@ -102,6 +103,7 @@ export async function retractEvidence(deps: EvidenceDeps, caller: Caller, id: st
     await audit(tx, caller, { action: 'evidence.retract', targetType: 'evidence', targetId: id, caseId: row.caseId });
     return next;
   }, TRANSACTION);
+  await afterCommitIntegrate(deps.db, row.caseId, deps.log);
   return viewOf(deps, updated);
 }
 
@@ -165,5 +167,7 @@ export async function openEvidenceContent(deps: EvidenceDeps, caller: Caller, id
     stream.destroy();
     throw error;
   }
+  // Committed (queued) above; integrated here so the log shows it before the first byte leaves.
+  await afterCommitIntegrate(deps.db, row.caseId, deps.log);
   return { evidence: row, sizeBytes, range, stream };
 }

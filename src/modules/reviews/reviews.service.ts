@@ -8,7 +8,7 @@ import { decodeCursor, pageOf } from '../../http/pagination.ts';
 import { BlobNotFoundError, hashStoredBlob } from '../../storage/index.ts';
 import { audit } from '../audit/audit.ts';
 import { authorize } from '../cases/access.ts';
-import { appendCustodyEntry } from '../custody/custody.append.ts';
+import { afterCommitIntegrate, appendCustodyEntry } from '../custody/custody.append.ts';
 import type { EvidenceDeps } from '../evidence/evidence.intake.ts';
 import { findEvidence, setReviewStatus } from '../evidence/evidence.repository.ts';
 import { hasIntegrityFailure, insertReview, listReviews, type ReviewRow } from './reviews.repository.ts';
@@ -83,6 +83,7 @@ export async function createReview(deps: EvidenceDeps, caller: Caller, evidenceI
     }
     return row;
   }, TRANSACTION);
+  await afterCommitIntegrate(deps.db, caseId, deps.log);
   return toReviewView(review);
 }
 

@@ -146,8 +146,10 @@ export default async function uploadRoutes(app: FastifyInstance, options: Upload
     },
     async (request, reply) => {
       const row = await ownOpenUpload(request);
+      // The row goes first: from now on the upload is unknown, and files tus could not remove
+      // are swept by the expiry job.
+      await forgetUpload(deps, row.id);
       await handOver(request, reply, { uploadId: row.id });
-      if (reply.raw.statusCode === 204) await forgetUpload(deps, row.id);
     },
   );
 
