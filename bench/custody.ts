@@ -89,6 +89,7 @@ async function seed(db: Database) {
 /** Entries integrated per second, and how many integrations it took (the mean batch). */
 async function benchAppends(db: Database, target: { caseId: string; evidenceId: string; sha256: string }, userId: string) {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const deadline = Date.now() + SECONDS * 1000;
   let integrations = 0;
   const counts = await Promise.all(
@@ -107,7 +108,9 @@ async function benchAppends(db: Database, target: { caseId: string; evidenceId: 
     }),
   );
   const entries = counts.reduce((a, b) => a + b, 0);
-  return { entries, seconds: (performance.now() - started) / 1000, integrations };
+  const used = process.cpuUsage(cpu);
+  const seconds = (performance.now() - started) / 1000;
+  return { entries, seconds, integrations, clientCpu: (used.user + used.system) / 1e6 / seconds };
 }
 
 async function benchRawInserts(url: string) {
@@ -193,6 +196,7 @@ try {
   const appended = await benchAppends(db, appendCase, userId);
   const appendRate = appended.entries / appended.seconds;
   print('custody_append_rate', round(appendRate), 'entries/s');
+  print('custody_append_client_cpu', round(appended.clientCpu, 2), 'cores');
   print('custody_append_mean_batch', round(appended.entries / Math.max(1, appended.integrations)), 'entries/integration');
   const raw = await benchRawInserts(url);
   const rawRate = raw.rows / raw.seconds;

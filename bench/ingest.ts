@@ -124,3 +124,8 @@ async function main() {
 }
 
 await main();
+
+// ---- tus: the resumable-upload half (bench/ingest-tus.ts, owned by the uploads work; the
+// multipart part above is the evidence intake's). Same sizes, its own server and database.
+const { benchTus } = await import('./ingest-tus.ts');
+await benchTus();

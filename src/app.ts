@@ -24,6 +24,7 @@ import custodyRoutes from './modules/custody/custody.routes.ts';
 import evidenceRoutes from './modules/evidence/evidence.routes.ts';
 import reviewRoutes from './modules/reviews/reviews.routes.ts';
 import uploadRoutes from './modules/uploads/uploads.routes.ts';
+import exportRoutes from './modules/exports/exports.routes.ts';
 import type { Keys } from './keys.ts';
 
 const validatorPool = AjvCompiler();
@@ -111,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(evidenceRoutes, { db, config, keys: deps.keys });
       await api.register(reviewRoutes, { db, config, keys: deps.keys });
       await api.register(uploadRoutes, { db, config, keys: deps.keys });
+      await api.register(exportRoutes, { db, config, keys: deps.keys });
     },
     { prefix: '/api/v1' },
   );

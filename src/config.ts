@@ -32,6 +32,10 @@ export interface Config {
   uploadExpirySchedule: string;
   workers: WorkerMode;
   embeddedPostgresPort: number;
+  /** How long one attempt of an export job may run before pg-boss fails it and retries (crash recovery). */
+  exportTimeoutSeconds: number;
+  /** Attempts of an export job (the first run included) before it is marked failed. */
+  exportAttempts: number;
 }
 
 export class ConfigError extends Error {
@@ -162,5 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     uploadExpirySchedule: cron(env, 'CUSTODIA_UPLOAD_EXPIRY_SCHEDULE', '*/15 * * * *'),
     workers: oneOf(env, 'CUSTODIA_WORKERS', ['inline', 'external'] as const, 'inline'),
     embeddedPostgresPort: integer(env, 'CUSTODIA_EMBEDDED_PG_PORT', 5433, 1, 65535),
+    exportTimeoutSeconds: Math.min(duration(env, 'CUSTODIA_EXPORT_TIMEOUT', '6h'), 23 * 3600),
+    exportAttempts: integer(env, 'CUSTODIA_EXPORT_ATTEMPTS', 4, 1, 100),
   };
 }

@@ -11,6 +11,7 @@
 // CUSTODIA_WORKERS=inline, or `custodia worker`), works every queue.
 import type PgBoss from 'pg-boss';
 import { expireUploads } from '../modules/uploads/uploads.expire.ts';
+import { exportJobDefinition } from '../modules/exports/exports.queue.ts';
 import type { JobDeps } from './jobs.ts';
 
 export interface JobDefinition<Data extends object = object> {
@@ -30,9 +31,10 @@ export const JOBS: JobDefinition[] = [
     name: 'uploads.expire',
     handler: (_data, deps) => expireUploads(deps),
     options: {
-      // One run at a time is enough: a tick while one is running or queued adds nothing.
-      queue: { policy: 'singleton', retryLimit: 2, retryDelay: 60, expireInSeconds: 15 * 60 },
+      // At most one queued and one running: a tick while one waits adds nothing.
+      queue: { policy: 'stately', retryLimit: 2, retryDelay: 60, expireInSeconds: 15 * 60 },
       schedule: ({ config }) => config.uploadExpirySchedule,
     },
   },
+  exportJobDefinition as JobDefinition,
 ];

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext, TestUser } from '../helpers/app.ts';
-import { vocabularyCodes } from '../../src/modules/evidence/evidence.vocabulary.ts';
+import { vocabularyCodes } from '../../src/modules/vocabularies/vocabularies.ts';
 
 export type Part =
   | { name: string; value: string; contentType?: string }
@@ -31,8 +31,8 @@ export function multipart(parts: Part[]): { payload: Buffer; contentType: string
 }
 
 export async function codes() {
-  const [acquisition] = [...(await vocabularyCodes('acquisition-methods'))];
-  const [sourceKind] = [...(await vocabularyCodes('source-kinds'))];
+  const [acquisition] = [...vocabularyCodes('acquisition-methods')];
+  const [sourceKind] = [...vocabularyCodes('source-kinds')];
   return { acquisition: acquisition!, sourceKind: sourceKind! };
 }
 

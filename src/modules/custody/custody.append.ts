@@ -11,6 +11,7 @@
 // queued (a crash between the two steps) is integrated by the next reader or writer.
 import { Buffer } from 'node:buffer';
 import type { Database, Transaction } from '../../database/client.ts';
+import { Prisma } from '../../generated/prisma/client.ts';
 import {
   EMPTY_TREE,
   appendLeaf,
@@ -117,18 +118,37 @@ type QueueRow = {
   details: string;
 };
 
-async function hasPending(db: Database, caseId: string): Promise<boolean> {
-  const rows = await db.$queryRaw<unknown[]>`SELECT 1 FROM custody_queue WHERE case_id = ${caseId}::uuid LIMIT 1`;
+/** The newest committed queue id of the case, or null when nothing is queued. */
+async function newestQueued(db: Database, caseId: string): Promise<bigint | null> {
+  const [row] = await db.$queryRaw<{ id: bigint | null }[]>`SELECT max(id) AS id FROM custody_queue WHERE case_id = ${caseId}::uuid`;
+  return row?.id ?? null;
+}
+
+async function pendingUpTo(db: Database, caseId: string, id: bigint): Promise<boolean> {
+  const rows = await db.$queryRaw<unknown[]>`SELECT 1 FROM custody_queue WHERE case_id = ${caseId}::uuid AND id <= ${id} LIMIT 1`;
   return rows.length > 0;
 }
 
-// Thrown to roll back an integration that found nothing to do: the row lock gave the transaction
-// an id, so committing it would cost a WAL flush for nothing.
-const NOTHING_PENDING = Symbol('nothing pending');
+// The integrator of a case also holds this advisory lock, so that the others wait for it to
+// finish all at once (a shared lock, no transaction id, no WAL) instead of queueing one by one on
+// the custody_logs row lock.
+const integratorLock = (caseId: string) => Prisma.sql`hashtextextended(${'custodia:custody:' + caseId}, 0)`;
 
-async function integrateBatch(db: Database, caseId: string): Promise<number> {
+async function waitForIntegrator(db: Database, caseId: string): Promise<void> {
+  await db.$executeRaw`SELECT pg_advisory_xact_lock_shared(${integratorLock(caseId)})`;
+}
+
+// Thrown to roll back an integration that did not take place: committing a transaction that
+// locked a row costs a WAL flush for nothing.
+const NOTHING_PENDING = Symbol('nothing pending');
+const BUSY = Symbol('another integrator is at work');
+
+/** Integrates one batch; null when another integrator holds the case's log. */
+async function integrateBatch(db: Database, caseId: string): Promise<number | null> {
   try {
     return await db.$transaction(async (tx) => {
+      const [lock] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${integratorLock(caseId)}) AS locked`;
+      if (!lock?.locked) throw BUSY;
       const log = await lockLog(tx, caseId);
       // A new statement after the lock: its snapshot sees what the previous holder committed.
       const rows = await tx.$queryRaw<QueueRow[]>`
@@ -186,6 +206,7 @@ async function integrateBatch(db: Database, caseId: string): Promise<number> {
     }, INTEGRATION_TRANSACTION);
   } catch (error) {
     if (error === NOTHING_PENDING) return 0;
+    if (error === BUSY) return null;
     throw error;
   }
 }
@@ -195,15 +216,22 @@ async function integrateBatch(db: Database, caseId: string): Promise<number> {
  * many this call integrated (events integrated by a concurrent call are not counted).
  */
 export async function integrateCustodyQueue(db: Database, caseId: string): Promise<number> {
+  // Without a lock: keeps reads of a quiet log cheap, and bounds the work to what was committed
+  // before this call (others may keep queueing meanwhile).
+  const newest = await newestQueued(db, caseId);
+  if (newest === null) return 0;
   let total = 0;
-  // The check without a lock keeps reads of a quiet log cheap. A batch shorter than the limit
-  // took every row committed before its lock, so every row committed before this call.
-  while (await hasPending(db, caseId)) {
+  for (;;) {
     const integrated = await integrateBatch(db, caseId);
-    total += integrated;
-    if (integrated < INTEGRATION_BATCH) break;
+    if (integrated === null) {
+      await waitForIntegrator(db, caseId);
+    } else {
+      total += integrated;
+      // A short batch took every row committed before its lock, so every row this call must see.
+      if (integrated < INTEGRATION_BATCH) return total;
+    }
+    if (!(await pendingUpTo(db, caseId, newest))) return total;
   }
-  return total;
 }
 
 /** The case's log state once every committed event is integrated (for exports and readers). */

@@ -5,7 +5,7 @@ import type { Db } from '../../database/client.ts';
 import { type FieldError, invalidFields } from '../../http/errors.ts';
 import { incidentIdsOfCase, membersAmong } from './evidence.repository.ts';
 import { EvidenceMetadataInput, EvidencePatch } from './evidence.schemas.ts';
-import { isEvidenceVocabularyCode } from './evidence.vocabulary.ts';
+import { isVocabularyCode } from '../vocabularies/vocabularies.ts';
 
 /** Evidence fields after validation, in their stored form. */
 export interface EvidenceFields {
@@ -60,10 +60,10 @@ async function checkReferences(
   prefix: string,
   errors: FieldError[],
 ): Promise<void> {
-  if (fields.acquisition !== undefined && !(await isEvidenceVocabularyCode('acquisition-methods', fields.acquisition))) {
+  if (fields.acquisition !== undefined && !isVocabularyCode('acquisition-methods', fields.acquisition)) {
     errors.push({ path: `${prefix}.acquisition`, message: 'is not a code of the acquisition-methods vocabulary' });
   }
-  if (fields.sourceKind !== undefined && !(await isEvidenceVocabularyCode('source-kinds', fields.sourceKind))) {
+  if (fields.sourceKind !== undefined && !isVocabularyCode('source-kinds', fields.sourceKind)) {
     errors.push({ path: `${prefix}.source.kind`, message: 'is not a code of the source-kinds vocabulary' });
   }
   if (fields.collectedBy !== undefined && !(await membersAmong(db, caseId, [fields.collectedBy])).has(fields.collectedBy)) {

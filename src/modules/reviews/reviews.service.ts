@@ -16,7 +16,7 @@ import type { ReviewBody, ReviewView } from './reviews.schemas.ts';
 
 const TRANSACTION = { maxWait: 10_000, timeout: 30_000 };
 
-function toReviewView(row: ReviewRow): ReviewView {
+export function toReviewView(row: ReviewRow): ReviewView {
   return {
     id: row.id,
     evidenceId: row.evidenceId,

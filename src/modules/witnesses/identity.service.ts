@@ -17,6 +17,27 @@ import { toWitnessView, witnessSnapshot } from './witnesses.service.ts';
 
 export const identityAad = (witnessId: string) => `witness-identity:${witnessId}`;
 
+/**
+ * Opens a sealed identity outside a request (the export job). No permission check and no audit
+ * entry here: the caller has decided who may receive it and records that itself.
+ */
+export function openSealedIdentity(
+  keys: Pick<Keys, 'masterRing'>,
+  witnessId: string,
+  sealed: { ciphertext: Uint8Array; wrappedKey: Uint8Array; masterKeyId: string },
+): IdentityView {
+  const plaintext = openRecord(
+    { ciphertext: Buffer.from(sealed.ciphertext), wrappedKey: Buffer.from(sealed.wrappedKey), masterKeyId: sealed.masterKeyId },
+    identityAad(witnessId),
+    keys.masterRing,
+  );
+  try {
+    return JSON.parse(plaintext.toString('utf8')) as IdentityView;
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
 type IdentityAction = 'witness.identity.read' | 'witness.identity.write' | 'witness.identity.erase';
 
 export function createIdentityService(db: Database, keys: Keys) {
