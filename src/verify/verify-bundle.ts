@@ -6,7 +6,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { canonicalize, parseCheckpoint, publicKeyRaw, verifyBundleLine, verifyCheckpoint } from '../custody/index.ts';
+import { canonicalize, parseCheckpoint, publicKeyRaw, verifyBundleLine, verifyCheckpoint, verifyInclusion } from '../custody/index.ts';
 import type { Checkpoint, CustodyEntry } from '../custody/index.ts';
 import { verify as verifySignature } from '../crypto/signing-key.ts';
 import {
@@ -268,9 +268,24 @@ class Digest extends Writable {
   }
 }
 
+const HEX_HASH = /^[0-9a-f]{64}$/;
+
+/** Why a withheld line's leaf hash is not proven in the checkpoint's tree, or null. */
+function withheldLineProblem(line: Record<string, unknown>, checkpoint: { size: number; rootHash: Uint8Array }): string | null {
+  const { seq, leafHash, inclusionProof } = line;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return 'bad seq';
+  if (typeof leafHash !== 'string' || !HEX_HASH.test(leafHash)) return 'bad leafHash';
+  if (!Array.isArray(inclusionProof) || !inclusionProof.every((h) => typeof h === 'string' && HEX_HASH.test(h))) return 'bad inclusionProof';
+  const proof = inclusionProof.map((h: string) => Buffer.from(h, 'hex'));
+  if (!verifyInclusion(seq, checkpoint.size, Buffer.from(leafHash, 'hex'), proof, checkpoint.rootHash)) return `withheld entry ${seq} is not included in the checkpoint's tree`;
+  return null;
+}
+
 type LogState = {
   lines: number;
   lastSeq: number;
+  /** Lines whose entry the redaction kept back. */
+  withheld: number;
   /** evidenceId → the evidenceSha256 values of its entries, and whether this export's `exported` entry is there. */
   byEvidence: Map<string, { hashes: Set<string>; exported: boolean }>;
 };
@@ -418,7 +433,7 @@ async function verifyOpenBundle(zip: ZipArchive, checks: Checks, facts: BundleFa
     facts.createdBy = manifestJson.export.createdBy;
   }
 
-  const log: LogState = { lines: 0, lastSeq: -1, byEvidence: new Map() };
+  const log: LogState = { lines: 0, lastSeq: -1, withheld: 0, byEvidence: new Map() };
   const onLogLine = (raw: Buffer): void => {
     const number = ++log.lines;
     let line: unknown;
@@ -431,6 +446,25 @@ async function verifyOpenBundle(zip: ZipArchive, checks: Checks, facts: BundleFa
     const seq = (line as { seq?: unknown }).seq;
     const where = `${CUSTODY_LOG} line ${number} (seq ${String(seq)})`;
     const entry = (line as { entry?: CustodyEntry }).entry;
+    const withheld = (line as { withheld?: unknown }).withheld;
+    if (entry === undefined && withheld !== undefined) {
+      // An entry kept back by the redaction: only its place in the tree can be checked.
+      if (typeof withheld !== 'string' || typeof seq !== 'number') {
+        checks.problem('custodyLog', `${where}: not {seq, withheld, leafHash, inclusionProof}`);
+        return;
+      }
+      if (checkpoint !== undefined) {
+        const reason = withheldLineProblem(line as Record<string, unknown>, checkpoint);
+        if (reason !== null) {
+          checks.problem('custodyLog', `${where}: ${reason}`);
+          return;
+        }
+      }
+      if (seq <= log.lastSeq) checks.problem('custodyLog', `${where}: seq is not after the previous line's ${log.lastSeq}`);
+      log.lastSeq = Math.max(log.lastSeq, seq);
+      log.withheld++;
+      return;
+    }
     if (checkpoint !== undefined) {
       const result = verifyBundleLine(line, checkpoint);
       if (!result.ok) {
@@ -614,7 +648,8 @@ async function verifyOpenBundle(zip: ZipArchive, checks: Checks, facts: BundleFa
   else {
     if (checkpoint === undefined) checks.problem('custodyLog', 'inclusion proofs cannot be checked without a checkpoint');
     if (log.lines === 0) checks.problem('custodyLog', `${CUSTODY_LOG} is empty`);
-    checks.done('custodyLog', `${log.lines} entries, each leaf hash recomputed and included in the checkpoint's tree`);
+    const withheldNote = log.withheld > 0 ? ` (${log.withheld} withheld by the redaction: their leaf hashes only, each included in the tree)` : '';
+    checks.done('custodyLog', `${log.lines} entries, each leaf hash recomputed and included in the checkpoint's tree${withheldNote}`);
   }
 
   // Evidence files against their custody entries.

@@ -89,7 +89,13 @@ async function recordCustody(deps: ExportJobDeps, row: ExportRow, attempt: numbe
 type EntryRowRaw = { seq: bigint; entry: string; leaf_hash: Uint8Array };
 
 /** Every entry of the items below the checkpoint's size, each with its inclusion proof. */
-async function custodyLines(db: Database, caseId: string, evidenceIds: string[], size: number): Promise<BundleLogLine[]> {
+async function custodyLines(
+  db: Database,
+  caseId: string,
+  evidenceIds: string[],
+  size: number,
+  withhold: (entry: CustodyEntry) => string | null,
+): Promise<BundleLogLine[]> {
   if (evidenceIds.length === 0) return [];
   const leaves = await leafHashes(db, caseId, size);
   if (leaves.length !== size) throw new Error('the custody log has missing entries; run the custody verification');
@@ -100,18 +106,18 @@ async function custodyLines(db: Database, caseId: string, evidenceIds: string[],
      ORDER BY seq`;
   return rows.map((row) => {
     const seq = Number(row.seq);
-    return {
-      seq,
-      entry: JSON.parse(row.entry) as CustodyEntry,
-      leafHash: Buffer.from(row.leaf_hash).toString('hex'),
-      inclusionProof: inclusionProofFrom(tree, seq, size).map((h) => h.toString('hex')),
-    };
+    const entry = JSON.parse(row.entry) as CustodyEntry;
+    const proven = { seq, leafHash: Buffer.from(row.leaf_hash).toString('hex'), inclusionProof: inclusionProofFrom(tree, seq, size).map((h) => h.toString('hex')) };
+    const reason = withhold(entry);
+    return reason === null ? { ...proven, entry } : { ...proven, withheld: reason };
   });
 }
 
 function custodySummary(lines: BundleLogLine[], evidenceId: string): string {
   const counts = new Map<string, number>();
-  for (const line of lines) if (line.entry.evidenceId === evidenceId) counts.set(line.entry.action, (counts.get(line.entry.action) ?? 0) + 1);
+  for (const line of lines) {
+    if ('entry' in line && line.entry.evidenceId === evidenceId) counts.set(line.entry.action, (counts.get(line.entry.action) ?? 0) + 1);
+  }
   return [...counts].map(([action, n]) => (n === 1 ? action : `${action} ×${n}`)).join('; ');
 }
 
@@ -172,11 +178,6 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
     const evidenceIds = await recordCustody(deps, row, attempt);
     await integrateCustodyQueue(deps.db, row.caseId);
     const checkpoint = await signCheckpoint(deps.db, deps.keys, deps.config, row.caseId);
-    const lines = await custodyLines(deps.db, row.caseId, evidenceIds, checkpoint.size);
-    const ownEntries = lines.filter((l) => l.entry.action === 'exported' && l.entry.details.exportId === exportId).length;
-    if (ownEntries !== evidenceIds.length) throw new Error(`the checkpoint covers ${ownEntries} of this export's ${evidenceIds.length} custody entries`);
-    abort.signal.throwIfAborted();
-
     const scope = row.scope as ExportScope;
     const ids = await resolveScope(deps.db, row.caseId, scope);
     const records = await loadExportRecords(deps.db, deps.keys, {
@@ -187,6 +188,15 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
       statementIds: ids.statementIds,
       evidenceIds,
     });
+    // A signed entry cannot be edited: one that quotes a withheld identity (a file name, a note)
+    // travels as its leaf hash and proof only.
+    const lines = await custodyLines(deps.db, row.caseId, evidenceIds, checkpoint.size, (entry) =>
+      records.redactor.mentions(entry) ? 'mentions a witness identity this export withholds' : null,
+    );
+    const ownEntries = lines.filter((l) => 'entry' in l && l.entry.action === 'exported' && l.entry.details.exportId === exportId).length;
+    if (ownEntries !== evidenceIds.length) throw new Error(`the checkpoint covers ${ownEntries} of this export's ${evidenceIds.length} custody entries`);
+    const withheldEntries = lines.length - lines.filter((l) => 'entry' in l).length;
+    abort.signal.throwIfAborted();
     const evidenceCsv: EvidenceCsvRow[] = records.evidence.map((e) => ({
       identifier: e.id,
       title: e.title,
@@ -214,7 +224,7 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
         serviceVersion: SERVICE_VERSION,
         sourceOrganization: deps.config.organization,
         case: records.case,
-        counts: records.counts,
+        counts: { ...records.counts, custodyEntries: { included: lines.length - withheldEntries, withheld: withheldEntries } },
         records: { incidents: records.incidents, statements: records.statements, witnesses: records.witnesses, evidence: records.evidence, reviews: records.reviews },
         evidenceCsv,
         evidenceFiles: records.evidence.map((e) => ({

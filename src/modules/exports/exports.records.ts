@@ -32,6 +32,8 @@ export interface ExportRecords {
   counts: Record<string, unknown>;
   /** Witnesses whose identity this bundle discloses (for the audit trail). */
   disclosedWitnessIds: string[];
+  /** Finds the identities this bundle withholds (in custody entries, which cannot be edited). */
+  redactor: IdentityRedactor;
 }
 
 export const isWholeCase = (scope: ExportScope) => !scope.incidentIds?.length && !scope.evidenceIds?.length;
@@ -60,7 +62,14 @@ export const REDACTED = '[withheld: witness identity]';
  * disclose (a statement narrative or an evidence title may quote a name). A safety net: the
  * records carry no identity field, but free text can.
  */
-export function identityRedactor(strings: string[]): { redact<T>(value: T): T; readonly count: number } {
+export interface IdentityRedactor {
+  redact<T>(value: T): T;
+  /** Whether any string in `value` holds a withheld identity string. */
+  mentions(value: unknown): boolean;
+  readonly count: number;
+}
+
+export function identityRedactor(strings: string[]): IdentityRedactor {
   const unique = [...new Set(strings)].sort((a, b) => b.length - a.length);
   const pattern = unique.length === 0 ? null : new RegExp(`(?<![\\p{L}\\p{N}])(?:${unique.map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}])`, 'giu');
   let count = 0;
@@ -77,8 +86,21 @@ export function identityRedactor(strings: string[]): { redact<T>(value: T): T; r
     if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
     return value;
   };
+  const mentions = (value: unknown): boolean => {
+    if (!pattern) return false;
+    if (typeof value === 'string') {
+      pattern.lastIndex = 0;
+      const found = pattern.test(value.normalize('NFC'));
+      pattern.lastIndex = 0;
+      return found;
+    }
+    if (Array.isArray(value)) return value.some(mentions);
+    if (value !== null && typeof value === 'object') return Object.values(value).some(mentions);
+    return false;
+  };
   return {
     redact: <T,>(value: T) => walk(value) as T,
+    mentions,
     get count() {
       return count;
     },
@@ -193,5 +215,6 @@ export async function loadExportRecords(
     ...records,
     counts,
     disclosedWitnessIds: [...disclosed.keys()],
+    redactor,
   };
 }

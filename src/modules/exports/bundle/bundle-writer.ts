@@ -60,8 +60,14 @@ export type BundleEvidenceFile = {
   open: () => Promise<Readable>;
 };
 
-/** One line of data/custody/log.jsonl: an entry and its inclusion proof against the checkpoint. */
-export type BundleLogLine = { seq: number; entry: CustodyEntry; leafHash: string; inclusionProof: string[] };
+/**
+ * One line of data/custody/log.jsonl: an entry and its inclusion proof against the checkpoint.
+ * A withheld entry (it quotes something the redaction keeps back, such as a witness's name in a
+ * file name) carries its leaf hash and proof but not its text, and says why.
+ */
+export type BundleLogLine =
+  | { seq: number; entry: CustodyEntry; leafHash: string; inclusionProof: string[] }
+  | { seq: number; withheld: string; leafHash: string; inclusionProof: string[] };
 
 export type BundlePlan = {
   exportId: string;
@@ -161,7 +167,14 @@ function bagFiles(plan: BundlePlan, key: SigningKey): { tag: BufferEntry[]; payl
   assertPlan(plan);
   const checkpoint = checkpointSignature(plan.custody.checkpoint, key);
   const createdAt = plan.createdAt.toISOString();
-  const logLines = plan.custody.lines.map((line) => `${JSON.stringify({ seq: line.seq, entry: line.entry, leafHash: line.leafHash, inclusionProof: line.inclusionProof })}\n`);
+  const logLines = plan.custody.lines.map(
+    (line) =>
+      `${JSON.stringify(
+        'entry' in line
+          ? { seq: line.seq, entry: line.entry, leafHash: line.leafHash, inclusionProof: line.inclusionProof }
+          : { seq: line.seq, withheld: line.withheld, leafHash: line.leafHash, inclusionProof: line.inclusionProof },
+      )}\n`,
+  );
 
   const payload: BufferEntry[] = [
     {

@@ -97,7 +97,9 @@ SHA-256(0x00 ‖ entry encoded as RFC 8785 canonical JSON); \`inclusionProof\` i
 audit path from that leaf to the root hash of \`${CHECKPOINT_TXT}\` (a C2SP signed note; its
 signature line carries the key id and the same signature as \`${CHECKPOINT_SIG}\`). Every
 evidence file is \`data/evidence/<evidence id>/<name>\` and its SHA-256 equals the
-\`evidenceSha256\` of each of its entries.
+\`evidenceSha256\` of each of its entries. A line \`{seq, withheld, leafHash, inclusionProof}\`
+is an entry the redaction kept back (it quotes, for example, a witness's name in a file name): its
+text is not in the bag, but its leaf hash is still proven to be in the checkpoint's tree.
 
 ## 5. What was left out
 
