@@ -117,6 +117,8 @@ for (const name of ['full', 'protect_witnesses'] as const) {
       t.same(consenting.identity, IDENTITIES.consenting, 'the consenting witness carries an identity');
       t.notOk(witnesses.find((w: { id: string }) => w.id === realistic.witnesses.protected).identity);
       t.equal(manifest.counts.witnesses.identities.included, 1);
+      const disclosure = await ctx.db.auditEntry.findMany({ where: { action: 'witness.identity.export', details: { path: ['exportId'], equals: bundle.id } } });
+      t.same(disclosure.map((a) => [a.targetId, a.actorId]), [[realistic.witnesses.consenting, lead.id]], 'the disclosure is audited');
     } else {
       for (const w of witnesses) t.notOk('identity' in w);
     }

@@ -283,6 +283,18 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
           disclosedWitnessIds: records.disclosedWitnessIds,
         },
       });
+      // An identity in a bundle is a disclosure: one entry per witness, in the witness's trail,
+      // on behalf of the lead who asked for the full export.
+      for (const witnessId of records.disclosedWitnessIds) {
+        await audit(tx, jobActor(exportId), {
+          action: 'witness.identity.export',
+          targetType: 'witness',
+          targetId: witnessId,
+          caseId: row.caseId,
+          actorId: row.createdBy,
+          details: { exportId },
+        });
+      }
     });
     deps.log.info({ ...log, bytes: written.bytes, sha256: written.sha256 }, 'export done');
   } catch (error) {
