@@ -207,3 +207,16 @@ t.test('stored evidence bytes that differ from their hash fail the export loudly
   t.equal(audit?.outcome, 'failure');
   t.match(audit?.details, { reason: 'evidence_integrity', evidenceId: row.id });
 });
+
+t.test('stored evidence bytes that are gone fail the export for good', async (t) => {
+  const row = await ctx.db.evidence.findUniqueOrThrow({ where: { id: realistic.evidence.document } });
+  const store = new FilesystemBlobStore(join(ctx.dataDir, 'blobs'));
+  await store.remove(row.sha256);
+  const started = await ctx.json(lead, 'POST', `/api/v1/cases/${testCase.id}/exports`, { scope: { evidenceIds: [row.id] } });
+  const done = await waitForExport(ctx, lead, started.body.id);
+  t.equal(done.status, 'failed');
+  t.match(done.error, /missing/);
+  const audit = await ctx.db.auditEntry.findFirst({ where: { action: 'export.failed', targetId: done.id } });
+  t.match(audit?.details, { reason: 'evidence_missing' });
+  t.equal(await ctx.db.export.count({ where: { id: done.id, attempts: 1 } }), 1, 'not retried');
+});

@@ -1,12 +1,12 @@
 // Custody log lines withheld by the redaction ({seq, withheld, leafHash, inclusionProof}): their
 // place in the checkpoint's tree is still proven, and a wrong hash or proof is caught.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { writeBundle, type BundleLogLine } from '../../src/modules/exports/bundle/bundle-writer.ts';
 import { verifyBundle } from '../../src/verify/verify-bundle.ts';
 import { makeFixture } from '../exports/fixture.ts';
 
-async function bundleWith(t: Parameters<Parameters<typeof t.test>[1]>[0], change: (line: BundleLogLine & { entry: unknown }) => BundleLogLine | Record<string, unknown>) {
+async function bundleWith(t: Test, change: (line: BundleLogLine & { entry: unknown }) => BundleLogLine | Record<string, unknown>) {
   const fixture = await makeFixture();
   t.teardown(fixture.cleanup);
   const lines = [...fixture.plan.custody.lines];
@@ -34,6 +34,6 @@ t.test('a withheld line whose leaf hash or proof is wrong fails the custody log'
   ] as const) {
     const report = await bundleWith(t, change);
     t.equal(report.ok, false, `a wrong ${what} fails`);
-    t.equal(report.firstFailure?.check, 'custody log', `a wrong ${what} is named`);
+    t.equal(report.firstFailure?.check, 'custody log and inclusion proofs', `a wrong ${what} is named`);
   }
 });

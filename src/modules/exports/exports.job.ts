@@ -19,7 +19,7 @@ import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
 import type { Actor } from '../../http/caller.ts';
 import type { Keys } from '../../keys.ts';
-import { blobStoreFor, type BlobStore } from '../../storage/index.ts';
+import { BlobNotFoundError, blobStoreFor, type BlobStore } from '../../storage/index.ts';
 import { audit } from '../audit/audit.ts';
 import { appendCustodyEntry, integrateCustodyQueue } from '../custody/custody.append.ts';
 import { signCheckpoint } from '../custody/checkpoints.ts';
@@ -308,6 +308,11 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
         reason: 'evidence_integrity',
         evidenceId: error.evidenceId,
       });
+      return;
+    }
+    if (error instanceof BlobNotFoundError) {
+      deps.log.error(log, 'export failed: the stored bytes of an evidence item are missing');
+      await failExport(deps, row, attempt, 'the stored bytes of an evidence item are missing; nothing was exported', { reason: 'evidence_missing' });
       return;
     }
     const name = (error as Error)?.name ?? 'Error';
