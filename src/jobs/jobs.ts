@@ -58,7 +58,7 @@ export async function startJobs(deps: JobDeps, definitions: JobDefinition[] = JO
           for (const job of jobs) {
             const startedAt = performance.now();
             try {
-              await definition.handler(job.data as object, deps);
+              await definition.handler(job.data as object, deps, { send: (name, data, options) => boss.send(name, data ?? {}, options ?? {}) });
               log.info({ job: definition.name, jobId: job.id, ms: Math.round(performance.now() - startedAt) }, 'job done');
             } catch (error) {
               log.error({ job: definition.name, jobId: job.id, err: { message: (error as Error).message } }, 'job failed');

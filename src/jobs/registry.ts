@@ -11,13 +11,13 @@
 // CUSTODIA_WORKERS=inline, or `custodia worker`), works every queue.
 import type PgBoss from 'pg-boss';
 import { expireUploads } from '../modules/uploads/uploads.expire.ts';
-import { exportJobDefinition } from '../modules/exports/exports.queue.ts';
-import type { JobDeps } from './jobs.ts';
+import { exportJobDefinition, exportRescueDefinition } from '../modules/exports/exports.queue.ts';
+import type { JobDeps, Jobs } from './jobs.ts';
 
 export interface JobDefinition<Data extends object = object> {
   name: string;
   /** Runs one job; a rejection fails it (and pg-boss retries it as the queue says). */
-  handler(data: Data, deps: JobDeps): Promise<unknown>;
+  handler(data: Data, deps: JobDeps, jobs: Pick<Jobs, 'send'>): Promise<unknown>;
   options: {
     queue?: Omit<PgBoss.Queue, 'name'>;
     /** Cron (5 fields, UTC) from the configuration; null: sent on demand only. */
@@ -37,4 +37,5 @@ export const JOBS: JobDefinition[] = [
     },
   },
   exportJobDefinition as JobDefinition,
+  exportRescueDefinition,
 ];

@@ -7,7 +7,7 @@ import type { Transaction } from '../../database/client.ts';
 import type { JobDeps } from '../../jobs/jobs.ts';
 import type { JobDefinition } from '../../jobs/registry.ts';
 import { blobStoreFor } from '../../storage/index.ts';
-import { runExportJob } from './exports.job.ts';
+import { STALE_SECONDS, runExportJob } from './exports.job.ts';
 
 export const EXPORT_QUEUE = 'exports.run';
 // The pg-boss schema (src/jobs/jobs.ts JOBS_SCHEMA); not imported, to keep the registry free of cycles.
@@ -25,6 +25,33 @@ export const exportJobDefinition: JobDefinition<ExportJobData> = {
   // One export per worker at a time: each streams gigabytes. Expiry and retries come with each
   // job (from the configuration) in enqueueExport.
   options: { work: { batchSize: 1, pollingIntervalSeconds: 1 } },
+};
+
+/**
+ * A worker killed mid-export leaves its pg-boss job "active" until the job's expiry (hours, for
+ * big exports). Every minute this finds exports whose attempt stopped beating and queues a new
+ * attempt at once; the attempt takes the row only if it is still stale, so a rescue racing a live
+ * attempt does nothing.
+ */
+export const exportRescueDefinition: JobDefinition = {
+  name: 'exports.rescue',
+  handler: async (_data, deps, jobs) => {
+    const stale = await deps.db.$queryRaw<{ id: string }[]>`
+      SELECT id::text FROM exports
+       WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => ${STALE_SECONDS * 2})`;
+    for (const { id } of stale) {
+      deps.log.warn({ exportId: id }, 'export attempt stopped beating: queueing a new attempt');
+      await jobs.send(EXPORT_QUEUE, { exportId: id }, {
+        singletonKey: `rescue:${id}`,
+        retryLimit: 0,
+        expireInSeconds: deps.config.exportTimeoutSeconds,
+      });
+    }
+  },
+  options: {
+    queue: { policy: 'stately', retryLimit: 0, expireInSeconds: 5 * 60 },
+    schedule: () => '* * * * *',
+  },
 };
 
 /** pg-boss's SQL executor over a Prisma transaction. */
