@@ -44,4 +44,6 @@ VOLUME /data
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["npm", "start"]
+# What `npm start` runs, without npm in between: npm does not pass SIGTERM on, so `docker stop`
+# would kill the service instead of letting it finish requests and stop PostgreSQL cleanly.
+CMD ["node", "--import", "tsx", "src/cli.ts", "serve"]

@@ -118,17 +118,18 @@ async function startToReady(dataDir: string): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, CUSTODIA_DATA_DIR: dataDir, PORT: String(port), CUSTODIA_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   const started = performance.now();
-  const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // What `npm start` runs, without npm in between: npm does not pass SIGTERM on to its child.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error('npm start exited before it was ready');
+      if (child.exitCode !== null) throw new Error('the service exited before it was ready');
       const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200, () => false);
       if (ok) return performance.now() - started;
       await new Promise((r) => setTimeout(r, 20));
     }
   } finally {
-    child.kill('SIGTERM'); // npm passes it on to the service, which closes gracefully
+    child.kill('SIGTERM'); // the service closes gracefully
     await exited;
     // npm may exit before the service has finished closing: its lock file goes last.
     for (let waited = 0; existsSync(join(dataDir, 'custodia.pid')) && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
