@@ -86,8 +86,15 @@ t.test('startJobs: pg-boss in its own schema, the expiry schedule, a job worked,
   t.teardown(() => client.end());
   const schemas = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [JOBS_SCHEMA]);
   t.equal(schemas.rowCount, 1, 'the pgboss schema exists');
-  const schedule = await client.query(`SELECT name, cron FROM ${JOBS_SCHEMA}.schedule`);
-  t.same(schedule.rows, [{ name: 'uploads.expire', cron: ctx.config.uploadExpirySchedule }], 'the expiry job is scheduled');
+  const schedule = await client.query(`SELECT name, cron FROM ${JOBS_SCHEMA}.schedule ORDER BY name`);
+  t.same(
+    schedule.rows,
+    [
+      { name: 'exports.rescue', cron: '* * * * *' },
+      { name: 'uploads.expire', cron: ctx.config.uploadExpirySchedule },
+    ],
+    'the scheduled jobs are installed',
+  );
   const publicTables = await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name ILIKE '%job%'");
   t.same(publicTables.rows, [], 'nothing of pg-boss in public');
 
@@ -104,6 +111,6 @@ t.test('startJobs: pg-boss in its own schema, the expiry schedule, a job worked,
   // A second start on the same database (another instance, or a restart) finds everything in place.
   const external = await startJobs({ ...deps, config: { ...ctx.config, workers: 'external' }, role: 'serve' });
   t.equal(external.working, false, 'serve leaves the jobs to `custodia worker`');
-  t.equal((await client.query(`SELECT count(*)::int AS n FROM ${JOBS_SCHEMA}.schedule`)).rows[0].n, 1, 'still one schedule');
+  t.equal((await client.query(`SELECT count(*)::int AS n FROM ${JOBS_SCHEMA}.schedule`)).rows[0].n, 2, 'still one schedule per scheduled job');
   await external.stop();
 });
