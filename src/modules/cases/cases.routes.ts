@@ -43,8 +43,6 @@ const UpdateCase = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-// PageQuery itself lets unknown parameters through; these routes refuse them.
-export const StrictPageQuery = Type.Object(PageQuery.properties, { additionalProperties: false });
 
 export const CaseParams = Type.Object({ caseId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
 
@@ -78,7 +76,7 @@ export default async function caseRoutes(instance: FastifyInstance, { db }: { db
       schema: {
         tags,
         summary: 'Cases: every case for admins, the cases of live memberships for members; newest first.',
-        querystring: StrictPageQuery,
+        querystring: PageQuery,
         response: { 200: pageSchema(CaseSchema) },
       },
     },
@@ -120,7 +118,7 @@ export default async function caseRoutes(instance: FastifyInstance, { db }: { db
         tags,
         summary: 'Every version of the case, oldest first (reviewer+).',
         params: CaseParams,
-        querystring: StrictPageQuery,
+        querystring: PageQuery,
         response: { 200: pageSchema(RevisionSchema) },
       },
     },

@@ -6,7 +6,7 @@ import type { Database } from '../../database/client.ts';
 import type { Caller } from '../../http/caller.ts';
 import { PageQuery, pageSchema } from '../../http/pagination.ts';
 import { CASE_ROLES } from './case-permissions.ts';
-import { CaseParams, StrictPageQuery } from './cases.routes.ts';
+import { CaseParams } from './cases.routes.ts';
 import { createMembersService } from './members.service.ts';
 
 const CaseRoleSchema = Type.Enum(['lead', 'investigator', 'reviewer', 'counsel', 'observer']);
@@ -81,7 +81,7 @@ export default async function memberRoutes(instance: FastifyInstance, { db }: { 
         tags,
         summary: 'The members of a case (admin or lead), ordered by user id; expired memberships included.',
         params: CaseParams,
-        querystring: StrictPageQuery,
+        querystring: PageQuery,
         response: { 200: pageSchema(MembershipSchema) },
       },
     },

@@ -40,7 +40,6 @@ const LogItem = Type.Object({ seq: Type.Integer(), leafHash: Hash, entry: Entry 
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
 const CaseParams = Type.Object({ caseId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
-const ListQuery = Type.Object(PageQuery.properties, { additionalProperties: false });
 
 const ManualEntryBody = Type.Object(
   {
@@ -88,7 +87,7 @@ export default async function custodyRoutes(parent: FastifyInstance, { db, confi
 
   app.get(
     '/evidence/:id/custody',
-    { schema: { tags, params: IdParams, querystring: ListQuery, response: { 200: pageSchema(LogItem) } } },
+    { schema: { tags, params: IdParams, querystring: PageQuery, response: { 200: pageSchema(LogItem) } } },
     (request) => listEvidenceEntries(deps, caller(request), request.params.id, { limit: request.query.limit ?? 50, cursor: request.query.cursor }),
   );
 
@@ -104,7 +103,7 @@ export default async function custodyRoutes(parent: FastifyInstance, { db, confi
 
   app.get(
     '/cases/:caseId/custody',
-    { schema: { tags, params: CaseParams, querystring: ListQuery, response: { 200: pageSchema(LogItem) } } },
+    { schema: { tags, params: CaseParams, querystring: PageQuery, response: { 200: pageSchema(LogItem) } } },
     (request) => listCaseEntries(deps, caller(request), request.params.caseId, { limit: request.query.limit ?? 50, cursor: request.query.cursor }),
   );
 

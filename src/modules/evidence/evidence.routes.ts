@@ -170,7 +170,7 @@ export default async function evidenceRoutes(app: FastifyInstance, options: Evid
       schema: {
         tags: ['evidence'],
         params: IdParams,
-        querystring: Type.Object(PageQuery.properties, { additionalProperties: false }),
+        querystring: PageQuery,
         response: { 200: pageSchema(RevisionSchema) },
       },
     },

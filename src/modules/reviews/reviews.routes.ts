@@ -30,7 +30,7 @@ export default async function reviewRoutes(app: FastifyInstance, options: { db: 
       schema: {
         tags: ['reviews'],
         params: IdParams,
-        querystring: Type.Object(PageQuery.properties, { additionalProperties: false }),
+        querystring: PageQuery,
         response: { 200: pageSchema(Review) },
       },
     },

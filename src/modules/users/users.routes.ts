@@ -43,7 +43,7 @@ export default async function routes(app: FastifyInstance, options: { db: Databa
     '/users',
     {
       config: { access: 'admin' },
-      schema: { tags: ['users'], querystring: Type.Object(PageQuery.properties, { additionalProperties: false }), response: { 200: pageSchema(UserSchema)} },
+      schema: { tags: ['users'], querystring: PageQuery, response: { 200: pageSchema(UserSchema)} },
     },
     async (request) => listUsers(db, request.query.limit ?? 50, request.query.cursor),
   );
