@@ -1,21 +1,9 @@
-import { spawn } from 'node:child_process';
 import t from 'tap';
 import { createTestContext, type TestContext } from '../helpers/app.ts';
+import { runCustodia } from '../helpers/cli.ts';
 
-function custodia(ctx: TestContext, args: string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      env: { ...process.env, DATABASE_URL: ctx.database.url, CUSTODIA_DATA_DIR: ctx.dataDir, LOG_LEVEL: 'warn' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+function custodia(ctx: TestContext, args: string[], stdin: string) {
+  return runCustodia(args, { DATABASE_URL: ctx.database.url, CUSTODIA_DATA_DIR: ctx.dataDir, LOG_LEVEL: 'warn' }, stdin);
 }
 
 t.test('custodia user create and reset-password', async (t) => {

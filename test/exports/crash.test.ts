@@ -1,7 +1,6 @@
 // A worker killed in the middle of writing a bundle: pg-boss fails the job once its expiry has
 // passed and retries it; the retry sweeps what the dead attempt left, reuses its custody entries
 // (never appends them twice) and produces a bundle that verifies.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
@@ -16,11 +15,11 @@ import { registerEvidenceFromFile } from '../../src/modules/evidence/evidence.in
 import { exportWorkDirectory } from '../../src/modules/exports/exports.job.ts';
 import { blobStoreFor } from '../../src/storage/index.ts';
 import { createTestContext } from '../helpers/app.ts';
+import { spawnCustodia } from '../helpers/cli.ts';
 import { metadata } from '../evidence/helpers.ts';
 import { verifyInProcess } from './fixture.ts';
 import { startTestJobs, waitForExport } from './realistic-case.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const BIG = 128 * 1024 * 1024;
 
 const ctx = await createTestContext(t, { CUSTODIA_EXPORT_TIMEOUT: '8s', CUSTODIA_INSTANCE_ID: 'crash-test' });
@@ -60,11 +59,9 @@ t.test('a worker killed mid-export: the job is retried and the result verifies',
   const exportId: string = started.body.id;
 
   // `custodia worker` in a child process, on the same database, data directory and keys.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: {
-      ...process.env,
+  const child = spawnCustodia(
+    ['worker'],
+    {
       DATABASE_URL: ctx.database.url,
       CUSTODIA_DATA_DIR: ctx.dataDir,
       CUSTODIA_INSTANCE_ID: 'crash-test',
@@ -74,7 +71,8 @@ t.test('a worker killed mid-export: the job is retried and the result verifies',
       CUSTODIA_EXPORT_TIMEOUT: '8s',
       LOG_LEVEL: 'warn',
     },
-  });
+    ['ignore', 'ignore', 'pipe'],
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));

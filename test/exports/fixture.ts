@@ -1,7 +1,6 @@
 // A synthetic export plan for the bundle writer and the verifier tests: a custody log built with
 // src/custody (with an item that is not exported, so the bundle's log is a subset), a fresh
 // signing key, evidence files in a temporary directory.
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,6 +21,7 @@ import type { SigningKey } from '../../src/crypto/index.ts';
 import type { BundleEvidenceFile, BundlePlan } from '../../src/modules/exports/bundle/bundle-writer.ts';
 import type { EvidenceCsvRow } from '../../src/modules/exports/bundle/evidence-csv.ts';
 import { verifyCommand } from '../../src/verify/verify.cli.ts';
+import { runCustodia } from '../helpers/cli.ts';
 
 export type FixtureEvidence =
   | { name: string | null; bytes: Buffer }
@@ -171,18 +171,9 @@ export async function makeFixture(evidence: FixtureEvidence[] = DEFAULT_EVIDENCE
   };
 }
 
-const ROOT = join(import.meta.dirname, '../..');
-
-/** Runs `node --import tsx src/cli.ts …` with no database configured; resolves with its exit code and output. */
+/** Runs `custodia …` in a child process with no database configured; resolves with its exit code and output. */
 export function custodia(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runCustodia(args, { DATABASE_URL: '' });
 }
 
 /** `custodia verify …` in this process (no process start-up), with its output captured. */

@@ -1,22 +1,23 @@
 // `custodia worker`: starts the job workers on the configured database, keeps running, and stops
 // gracefully (exit code 0) on SIGTERM.
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import t from 'tap';
 import { createTestContext } from '../helpers/app.ts';
+import { spawnCustodia } from '../helpers/cli.ts';
 
 t.test('custodia worker runs until SIGTERM, then stops cleanly', async (t) => {
   const ctx = await createTestContext(t);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
-    env: { ...process.env, DATABASE_URL: ctx.database.url, CUSTODIA_DATA_DIR: ctx.dataDir, CUSTODIA_MASTER_KEY: ctx.config.masterKey ?? '', LOG_LEVEL: 'info', CUSTODIA_WORKERS: 'external' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnCustodia(
+    ['worker'],
+    { DATABASE_URL: ctx.database.url, CUSTODIA_DATA_DIR: ctx.dataDir, CUSTODIA_MASTER_KEY: ctx.config.masterKey ?? '', LOG_LEVEL: 'info', CUSTODIA_WORKERS: 'external' },
+    ['ignore', 'pipe', 'pipe'],
+  );
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = await new Promise<boolean>((resolve) => {
-    const lines = createInterface({ input: child.stdout });
+    const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       if (line.includes('custodia worker is ready')) resolve(true);
     });

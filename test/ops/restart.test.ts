@@ -2,24 +2,22 @@
 // cleanly (SIGTERM), then after a SIGKILL that orphans the postmaster; the data survives both.
 // Also: DATABASE_URL means no embedded cluster, a bad setting exits 78 naming it, and the
 // metrics answer on their own address only.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import t from 'tap';
+import { spawnCustodia } from '../helpers/cli.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { freePort, waitFor } from './embedded-cluster.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const PASSWORD = 'a long enough password for the restart test';
 
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ...extra };
-  if (!('DATABASE_URL' in extra)) delete env.DATABASE_URL;
-  for (const key of Object.keys(env)) if (key.startsWith('TAP') || key === 'NODE_OPTIONS') delete env[key];
-  return env;
+/** The service's own settings only: no DATABASE_URL unless the test names one. */
+function cleanEnv(extra: Record<string, string>): Record<string, string | undefined> {
+  return { LOG_LEVEL: 'info', DATABASE_URL: undefined, ...extra };
 }
 
 interface Running {
@@ -28,8 +26,8 @@ interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+function run(args: string[], env: Record<string, string | undefined>, stdin?: string): Running {
+  const child = spawnCustodia(args, env);
   let text = '';
   child.stdout!.on('data', (chunk) => (text += chunk));
   child.stderr!.on('data', (chunk) => (text += chunk));
