@@ -8,11 +8,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPublicKey } from 'node:crypto';
-import { leafHash, parseCheckpoint, rootFromLeaves, verifyCheckpoint, verifyConsistency, verifyInclusion } from '../../src/custody/index.ts';
+import { canonicalize, leafHash, parseCheckpoint, rootFromLeaves, verifyCheckpoint, verifyConsistency, verifyInclusion } from '../../src/custody/index.ts';
 import { createDatabaseClient } from '../../src/database/client.ts';
 import {
   afterCommitIntegrate,
   appendCustodyEntry,
+  appendCustodyEvent,
   CustodyAppendError,
   integrateCustodyQueue,
   integratedLog,
@@ -91,6 +92,48 @@ t.test('two service instances (two database clients) appending at once stay gapl
   t.equal(verify.body.size, 60);
 });
 
+t.test('direct and queued appends from two instances at once: gapless, each answered with its own entry', async (t) => {
+  const testCase3 = await ctx.createCase();
+  const item = await insertEvidence(ctx.db, testCase3.id, testCase3.users.lead.id);
+  const stranger = await insertEvidence(ctx.db, testCase3.otherCaseId, testCase3.users.outsider.id);
+  const instances = [createDatabaseClient(ctx.database.url, 4), createDatabaseClient(ctx.database.url, 4)];
+  t.teardown(() => Promise.all(instances.map((db) => db.$disconnect())));
+  const event = (i: number) => ({ caseId: testCase3.id, evidenceId: item.id, evidenceSha256: item.sha256, action: 'note' as const, actorId: null, details: { i } });
+  const answers = await Promise.all(
+    Array.from({ length: 90 }, async (_, i) => {
+      const db = instances[i % 2]!;
+      if (i % 3 === 0) {
+        await db.$transaction((tx) => appendCustodyEntry(tx, event(i)));
+        await integrateCustodyQueue(db, testCase3.id);
+        return null;
+      }
+      if (i === 50) {
+        // Joins a batch with others: refused alone, the others still land.
+        await t.rejects(appendCustodyEvent(db, { ...event(i), evidenceId: stranger.id, evidenceSha256: stranger.sha256 }), CustodyAppendError);
+        return null;
+      }
+      const audit = { actorId: null, action: 'custody.append', outcome: 'success' as const, caseId: testCase3.id, targetId: item.id, details: { i } };
+      return appendCustodyEvent(db, event(i), audit);
+    }),
+  );
+  const { seqs, leaves } = await storedLeaves(testCase3.id);
+  t.same(seqs, [...Array(89).keys()], 'every event but the refused one, gapless');
+  const rows = await ctx.db.custodyEntry.findMany({ where: { caseId: testCase3.id }, select: { seq: true, entry: true } });
+  const bySeq = new Map(rows.map((r) => [Number(r.seq), r.entry]));
+  for (const answer of answers) {
+    if (answer) t.equal(canonicalize(answer.entry), bySeq.get(answer.seq), `seq ${answer.seq} is the entry answered`);
+  }
+  t.same(rows.map((r) => JSON.parse(r.entry).details.i).sort((a, b) => a - b), [...Array(90).keys()].filter((i) => i !== 50));
+  const audits = await ctx.db.auditEntry.findMany({ where: { caseId: testCase3.id, action: 'custody.append' } });
+  t.equal(audits.length, 59, 'one audit entry per direct append, written with it');
+  for (const entry of audits) {
+    const { i, seq } = entry.details as { i: number; seq: number };
+    t.equal(JSON.parse(bySeq.get(seq)!).details.i, i, 'the audit entry names the seq of its event');
+  }
+  t.ok(rootFromLeaves(leaves).equals((await storedRoot(testCase3.id)).root));
+  t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase3.id } }), 0);
+});
+
 t.test('an append naming an item of another case, or the wrong hash, is refused and leaves nothing', async (t) => {
   const other = await insertEvidence(ctx.db, testCase.otherCaseId, testCase.users.outsider.id);
   const before = await storedRoot(testCase.id);
@@ -133,7 +176,8 @@ t.test('the queue and its sequencer', async (t) => {
       /the change it records failed/,
     );
     t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase4.id } }), 0);
-    t.equal(await integrateCustodyQueue(ctx.db, testCase4.id), 0);
+    await integrateCustodyQueue(ctx.db, testCase4.id);
+    t.equal(await ctx.db.custodyEntry.count({ where: { caseId: testCase4.id } }), 0, 'nothing to integrate');
     const log = await ctx.json(reader, 'GET', caseLog);
     t.same(log.body.items, []);
   });
@@ -185,7 +229,8 @@ t.test('the queue and its sequencer', async (t) => {
              timestamptz '2026-01-01T00:00:00Z' + i * interval '1 millisecond', '{"i":' || i || '}'
         FROM generate_series(0, ${count - 1}) AS i`;
     t.ok(count > INTEGRATION_BATCH, 'more than one batch');
-    t.equal(await integrateCustodyQueue(ctx.db, testCase4.id), count);
+    await integrateCustodyQueue(ctx.db, testCase4.id);
+    t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase4.id } }), 0, 'every batch integrated');
     const rows = await ctx.db.custodyEntry.findMany({ where: { caseId: testCase4.id }, orderBy: { seq: 'asc' }, select: { seq: true, entry: true, leafHash: true, queueId: true } });
     t.equal(rows.length, size + count);
     t.ok(rows.every((r, i) => Number(r.seq) === i), 'gapless');

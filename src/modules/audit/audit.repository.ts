@@ -1,4 +1,4 @@
-import type { Db } from '../../database/client.ts';
+import { runSql, type Db, type SqlRunner } from '../../database/client.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 
 export interface AuditRecord {
@@ -14,8 +14,30 @@ export interface AuditRecord {
   details?: Prisma.InputJsonObject;
 }
 
-export async function insertAuditEntry(db: Db, record: AuditRecord): Promise<void> {
-  await db.auditEntry.create({ data: { ...record, details: record.details ?? {} } });
+export function insertAuditEntry(runner: SqlRunner, record: AuditRecord): Promise<void> {
+  return insertAuditEntries(runner, [record]);
+}
+
+/** Plain SQL, so that it also runs in the node-postgres transactions of the custody sequencer. */
+export async function insertAuditEntries(runner: SqlRunner, records: AuditRecord[]): Promise<void> {
+  const column = <K extends keyof AuditRecord>(key: K) => records.map((record) => record[key] ?? null);
+  await runSql(
+    runner,
+    `INSERT INTO audit_entries (actor_id, action, outcome, target_type, target_id, case_id, request_id, address, user_agent, details)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[], $9::text[], $10::jsonb[])`,
+    [
+      column('actorId'),
+      column('action'),
+      column('outcome'),
+      column('targetType'),
+      column('targetId'),
+      column('caseId'),
+      column('requestId'),
+      column('address'),
+      column('userAgent'),
+      records.map((record) => JSON.stringify(record.details ?? {})),
+    ],
+  );
 }
 
 export interface AuditFilter {

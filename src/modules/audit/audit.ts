@@ -1,9 +1,9 @@
 // Writes audit entries: who did what, to which record, from where, and how it ended.
 // Call it with the transaction of the change it records so that both land or neither does.
-import type { Db } from '../../database/client.ts';
+import type { SqlRunner } from '../../database/client.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Actor } from '../../http/caller.ts';
-import { insertAuditEntry } from './audit.repository.ts';
+import { insertAuditEntry, type AuditRecord } from './audit.repository.ts';
 
 export interface AuditEvent {
   action: string;
@@ -17,8 +17,13 @@ export interface AuditEvent {
   actorId?: string | null;
 }
 
-export function audit(db: Db, actor: Actor, event: AuditEvent): Promise<void> {
-  return insertAuditEntry(db, {
+export function audit(db: SqlRunner, actor: Actor, event: AuditEvent): Promise<void> {
+  return insertAuditEntry(db, auditRecord(actor, event));
+}
+
+/** The row `audit` writes, for a caller that writes it in a batch of its own (the custody sequencer). */
+export function auditRecord(actor: Actor, event: AuditEvent): AuditRecord {
+  return {
     actorId: event.actorId !== undefined ? event.actorId : (actor.user?.id ?? null),
     action: event.action,
     outcome: event.outcome ?? 'success',
@@ -29,5 +34,5 @@ export function audit(db: Db, actor: Actor, event: AuditEvent): Promise<void> {
     address: actor.address,
     userAgent: actor.userAgent,
     details: event.details ?? {},
-  });
+  };
 }

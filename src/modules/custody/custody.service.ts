@@ -24,9 +24,9 @@ import type { Caller } from '../../http/caller.ts';
 import { AppError, invalid } from '../../http/errors.ts';
 import { decodeCursor, pageOf } from '../../http/pagination.ts';
 import type { Keys } from '../../keys.ts';
-import { audit } from '../audit/audit.ts';
+import { auditRecord } from '../audit/audit.ts';
 import { authorize } from '../cases/access.ts';
-import { appendCustodyEntry, integrateCustodyQueue, integratedEntry, type AppendedEntry, type ManualCustodyAction } from './custody.append.ts';
+import { appendCustodyEvent, integrateCustodyQueue, type AppendedEntry, type ManualCustodyAction } from './custody.append.ts';
 import { checkpointOrigin, signCheckpoint } from './checkpoints.ts';
 import {
   checkpointsUpTo,
@@ -39,7 +39,6 @@ import {
   type EntryRow,
 } from './custody.repository.ts';
 
-const TRANSACTION = { maxWait: 10_000, timeout: 30_000 };
 
 export interface CustodyDeps {
   db: Database;
@@ -91,27 +90,19 @@ export async function appendManualEntry(
   input: { action: ManualCustodyAction; note: string; location?: string },
 ): Promise<AppendedEntry> {
   const evidence = await evidenceFor(deps, caller, evidenceId, 'custody.append');
-  const queued = await deps.db.$transaction(async (tx) => {
-    const appended = await appendCustodyEntry(tx, {
+  // The note stays in the log only: audit details carry no free text.
+  return appendCustodyEvent(
+    deps.db,
+    {
       caseId: evidence.caseId,
       evidenceId: evidence.id,
       evidenceSha256: evidence.sha256,
       action: input.action,
       actorId: caller.user.id,
       details: input.location === undefined ? { note: input.note } : { note: input.note, location: input.location },
-    });
-    // The note stays in the log only: audit details carry no free text.
-    await audit(tx, caller, {
-      action: 'custody.append',
-      targetType: 'evidence',
-      targetId: evidence.id,
-      caseId: evidence.caseId,
-      details: { queueId: appended.queueId, custodyAction: input.action },
-    });
-    return appended;
-  }, TRANSACTION);
-  // Committed: the event is in the log whatever happens next. Give it its seq to answer it.
-  return integratedEntry(deps.db, evidence.caseId, queued);
+    },
+    auditRecord(caller, { action: 'custody.append', targetType: 'evidence', targetId: evidence.id, caseId: evidence.caseId, details: { custodyAction: input.action } }),
+  );
 }
 
 export async function latestCheckpoint(deps: CustodyDeps, caller: Caller, caseId: string): Promise<string> {

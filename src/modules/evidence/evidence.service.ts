@@ -8,7 +8,7 @@ import { decodeCursor, pageOf } from '../../http/pagination.ts';
 import { BlobNotFoundError } from '../../storage/index.ts';
 import { audit } from '../audit/audit.ts';
 import { authorize } from '../cases/access.ts';
-import { afterCommitIntegrate, appendCustodyEntry } from '../custody/custody.append.ts';
+import { afterCommitIntegrate, appendCustodyEntry, appendCustodyEvent } from '../custody/custody.append.ts';
 import { changedFields, listRevisions, recordRevision } from '../revisions/revisions.ts';
 import type { EvidenceDeps } from './evidence.intake.ts';
 import { validateEvidencePatch } from './evidence.metadata.ts';
@@ -153,21 +153,18 @@ export async function openEvidenceContent(deps: EvidenceDeps, caller: Caller, id
     throw error;
   }
   try {
-    await deps.db.$transaction(async (tx) => {
-      await appendCustodyEntry(tx, {
-        caseId: row.caseId,
-        evidenceId: id,
-        evidenceSha256: row.sha256,
-        action: 'accessed',
-        actorId: caller.user.id,
-        details: { range: range ? `bytes=${range.start}-${range.end}` : null },
-      });
-    }, TRANSACTION);
+    // In the log, with its seq, before the first byte leaves.
+    await appendCustodyEvent(deps.db, {
+      caseId: row.caseId,
+      evidenceId: id,
+      evidenceSha256: row.sha256,
+      action: 'accessed',
+      actorId: caller.user.id,
+      details: { range: range ? `bytes=${range.start}-${range.end}` : null },
+    });
   } catch (error) {
     stream.destroy();
     throw error;
   }
-  // Committed (queued) above; integrated here so the log shows it before the first byte leaves.
-  await afterCommitIntegrate(deps.db, row.caseId, deps.log);
   return { evidence: row, sizeBytes, range, stream };
 }
