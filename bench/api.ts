@@ -91,7 +91,9 @@ async function apiAndBaseline(): Promise<void> {
     const check = await fetch(apiUrl, { headers: { authorization: `Bearer ${leadToken}` } });
     if (check.status !== 200) throw new Error(`GET /cases/{id} answered ${check.status}`);
 
-    await load(`http://127.0.0.1:${barePort}/cases/${created.id}`); // warm-up, both sides
+    // Warm-up, both sides (JIT, pools), not measured.
+    await load(`http://127.0.0.1:${barePort}/cases/${created.id}`);
+    await load(apiUrl, { authorization: `Bearer ${leadToken}` });
     const baseline = await load(`http://127.0.0.1:${barePort}/cases/${created.id}`);
     const api = await load(apiUrl, { authorization: `Bearer ${leadToken}` });
     report('baseline_get_case_rps', baseline.rps, 'req/s');

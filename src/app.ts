@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
 import type { Database } from './database/client.ts';
 import authenticate from './http/authenticate.ts';
-import { loggerOptions } from './http/logger.ts';
+import { loggerOptions, RequestLogController } from './http/logger.ts';
 import { problemBody, registerProblemHandlers, sendProblem } from './http/problems.ts';
 import openapi from './http/openapi.ts';
 import metrics, { type Metrics } from './http/metrics.ts';
@@ -51,6 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, db } = deps;
   const app = Fastify({
     logger: loggerOptions(config.logLevel, deps.logStream),
+    logController: new RequestLogController(),
     genReqId: () => randomUUID(),
     trustProxy: config.trustProxy,
     // Uploads and exports can take hours: the server must not cut them.

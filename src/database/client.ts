@@ -21,7 +21,7 @@ export function createDatabaseClient(databaseUrl: string, poolSize = 10): Databa
 /**
  * The node-postgres pool under a client, shared with Prisma. Only for the hot paths where
  * Prisma's cost per query (about 1 ms of CPU, three times a plain query) is the bottleneck:
- * the custody sequencer.
+ * the custody sequencer, and the reads every request makes (see hotPath).
  */
 export function sqlPool(db: Database): pg.Pool {
   const pool = pools.get(db);
@@ -40,6 +40,14 @@ export type SqlRunner = Db | pg.Pool | pg.PoolClient;
 export async function runSql<Row>(runner: SqlRunner, text: string, values: unknown[]): Promise<Row[]> {
   if ('$queryRawUnsafe' in runner) return runner.$queryRawUnsafe<Row[]>(text, ...values);
   return (await runner.query(text, values)).rows as Row[];
+}
+
+/**
+ * Where a hot read should run: on the pool under `db` when it is a client (no Prisma cost), in
+ * the transaction itself when it is one.
+ */
+export function hotPath(db: Db): SqlRunner {
+  return pools.get(db as Database) ?? db;
 }
 
 /** Runs `work` in a node-postgres transaction on a connection of the pool. */

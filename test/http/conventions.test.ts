@@ -146,8 +146,11 @@ t.test('HTTP conventions', async (t) => {
     for (const [i, id] of ids.entries()) {
       t.match(id, /^[0-9a-f-]{36}$/, 'a UUID');
       const lines = logs.filter((line) => line.reqId === id);
-      t.ok(lines.length >= 2, `request ${i} logged (incoming and completed) with its id`);
       const url = ['/health/live', '/nope', '/test/echo', '/test/boom'][i]!;
+      const completed = lines.filter((line) => line.msg === 'request completed');
+      t.equal(completed.length, 1, `request ${i}: one line when it ends, with its id`);
+      t.match(completed[0], { req: { url }, res: { statusCode: responses[i]!.statusCode }, responseTime: Number });
+      t.notOk(lines.some((line) => line.msg === 'incoming request'), 'the incoming line is at debug only');
       const unlabeled = logs.filter((line) => line.req?.url === url && line.reqId === undefined);
       t.same(unlabeled, [], 'no line about it without the id');
     }

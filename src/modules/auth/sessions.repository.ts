@@ -1,4 +1,4 @@
-import type { Db } from '../../database/client.ts';
+import { hotPath, runSql, type Db } from '../../database/client.ts';
 
 export interface SessionWithUser {
   id: string;
@@ -12,11 +12,14 @@ export interface SessionWithUser {
 // Every authenticated request runs this: one indexed join in SQL, cheaper than Prisma's nested
 // select on this hot path.
 export async function findSessionByTokenHash(db: Db, tokenHash: Buffer): Promise<SessionWithUser | null> {
-  const [row] = await db.$queryRaw<
-    { id: string; user_id: string; expires_at: Date; last_used_at: Date; revoked_at: Date | null; role: string; disabled: boolean }[]
-  >`SELECT s.id::text, s.user_id::text, s.expires_at, s.last_used_at, s.revoked_at, u.role, u.disabled
-      FROM sessions s JOIN users u ON u.id = s.user_id
-     WHERE s.token_hash = ${new Uint8Array(tokenHash)}`;
+  // Every authenticated request asks this: plain SQL on the pool (hotPath).
+  const [row] = await runSql<{ id: string; user_id: string; expires_at: Date; last_used_at: Date; revoked_at: Date | null; role: string; disabled: boolean }>(
+    hotPath(db),
+    `SELECT s.id::text, s.user_id::text, s.expires_at, s.last_used_at, s.revoked_at, u.role, u.disabled
+       FROM sessions s JOIN users u ON u.id = s.user_id
+      WHERE s.token_hash = $1`,
+    [tokenHash],
+  );
   if (!row) return null;
   return {
     id: row.id,

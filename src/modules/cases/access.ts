@@ -1,6 +1,6 @@
 // The one answer to "may this caller do this action on this case". Everything that touches a
 // case's records asks here. A record the caller may not see is the same 404 as a missing one.
-import type { Db } from '../../database/client.ts';
+import { hotPath, runSql, type Db } from '../../database/client.ts';
 import type { Caller } from '../../http/caller.ts';
 import { AppError, notFound } from '../../http/errors.ts';
 import { audit } from '../audit/audit.ts';
@@ -15,9 +15,13 @@ export interface CaseAccess {
 // Asked on every request that touches a case: one indexed lookup in SQL, cheaper than Prisma's
 // query builder on this hot path.
 export async function caseRoleOf(db: Db, userId: string, caseId: string): Promise<CaseRole | null> {
-  const [membership] = await db.$queryRaw<{ role: CaseRole }[]>`
-    SELECT role FROM case_memberships
-     WHERE case_id = ${caseId}::uuid AND user_id = ${userId}::uuid AND (expires_at IS NULL OR expires_at > now())`;
+  // Every case request asks this: plain SQL on the pool (hotPath).
+  const [membership] = await runSql<{ role: CaseRole }>(
+    hotPath(db),
+    `SELECT role FROM case_memberships
+      WHERE case_id = $1::uuid AND user_id = $2::uuid AND (expires_at IS NULL OR expires_at > now())`,
+    [caseId, userId],
+  );
   return membership?.role ?? null;
 }
 
@@ -26,6 +30,8 @@ export interface AuthorizeOptions {
   what?: string;
   /** Protected records: a refusal is written to the audit trail. */
   auditRefusal?: { action: string; targetType: string; targetId: string };
+  /** The caller's role in the case when the caller read it with the record (saves a query). */
+  role?: CaseRole | null;
 }
 
 /**
@@ -39,9 +45,8 @@ export async function authorize(
   caseId: string | null | undefined,
   options: AuthorizeOptions = {},
 ): Promise<CaseAccess> {
-  const missing = notFound(options.what);
-  if (!caseId) throw missing;
-  const role = await caseRoleOf(db, caller.user.id, caseId);
+  if (!caseId) throw notFound(options.what);
+  const role = options.role !== undefined ? options.role : await caseRoleOf(db, caller.user.id, caseId);
   const isAdmin = caller.user.role === 'admin';
   if (roleMay(role, action) || (isAdmin && adminMay(action))) return { caseId, role };
 
@@ -51,7 +56,7 @@ export async function authorize(
   const visible = visibilityOf(action);
   const canSee = visible !== action && (roleMay(role, visible) || (isAdmin && adminMay(visible)));
   if (canSee) throw new AppError('forbidden', 'Your role in this case does not allow this action.');
-  throw missing;
+  throw notFound(options.what);
 }
 
 /** The ids of the cases where the caller holds a live membership. */

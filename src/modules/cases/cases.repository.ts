@@ -1,4 +1,4 @@
-import type { Db } from '../../database/client.ts';
+import { hotPath, runSql, type Db } from '../../database/client.ts';
 import type { CaseRole } from './case-permissions.ts';
 
 export interface CaseRow {
@@ -15,6 +15,19 @@ const CASE_FIELDS = { id: true, reference: true, title: true, description: true,
 
 export function findCase(db: Db, id: string): Promise<CaseRow | null> {
   return db.case.findUnique({ where: { id }, select: CASE_FIELDS });
+}
+
+/** A case with the user's role in it (null without a live membership): one query for the hottest read. */
+export async function findCaseWithRole(db: Db, id: string, userId: string): Promise<(CaseRow & { role: CaseRole | null }) | null> {
+  const [row] = await runSql<CaseRow & { role: CaseRole | null }>(
+    hotPath(db),
+    `SELECT c.id, c.reference, c.title, c.description, c.status, c.version, c.created_at AS "createdAt", m.role
+       FROM cases c
+       LEFT JOIN case_memberships m ON m.case_id = c.id AND m.user_id = $2::uuid AND (m.expires_at IS NULL OR m.expires_at > now())
+      WHERE c.id = $1::uuid`,
+    [id, userId],
+  );
+  return row ?? null;
 }
 
 export function insertCase(db: Db, data: { reference: string; title: string; description: string; createdBy: string }): Promise<CaseRow> {

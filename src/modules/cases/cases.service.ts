@@ -7,7 +7,7 @@ import { decodeCursor, pageOf } from '../../http/pagination.ts';
 import { audit } from '../audit/audit.ts';
 import { changedFields, listRevisions, recordRevision } from '../revisions/revisions.ts';
 import { authorize } from './access.ts';
-import { type CaseRow, findCase, findUserSummary, insertCase, insertMembership, listCases, updateCaseAtVersion } from './cases.repository.ts';
+import { type CaseRow, findCase, findCaseWithRole, findUserSummary, insertCase, insertMembership, listCases, updateCaseAtVersion } from './cases.repository.ts';
 
 export type CaseStatus = 'open' | 'closed' | 'archived';
 
@@ -46,9 +46,10 @@ export function isUniqueViolation(error: unknown): boolean {
 
 export function createCasesService(db: Database) {
   async function loadVisible(caller: Caller, id: string, action: 'case.view' | 'case.update' | 'revisions.read') {
-    const row = await findCase(db, id);
-    await authorize(db, caller, action, row?.id, { what: 'case' });
-    return row!;
+    const found = await findCaseWithRole(db, id, caller.user.id);
+    await authorize(db, caller, action, found?.id, { what: 'case', role: found?.role ?? null });
+    const { role: _role, ...row } = found!;
+    return row;
   }
 
   return {
