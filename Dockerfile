@@ -17,7 +17,9 @@ COPY prisma.config.ts tsconfig.json ./
 # prisma devDependency, which is why generation happens here and not in the runtime image).
 RUN npm ci
 COPY . .
+# The client again for the copied sources, then dist/ (compiled JavaScript: no TypeScript at run time).
 RUN node scripts/generate-prisma.mjs \
+ && node scripts/build.mjs \
  && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -34,10 +36,8 @@ RUN groupadd --system custodia \
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/bin ./bin
-COPY --from=build --chown=root:root /app/src ./src
+COPY --from=build --chown=root:root /app/dist ./dist
 COPY --from=build --chown=root:root /app/migrations ./migrations
-COPY --from=build --chown=root:root /app/prisma ./prisma
-COPY --from=build --chown=root:root /app/prisma.config.ts /app/tsconfig.json ./
 RUN ln -s /app/bin/custodia.js /usr/local/bin/custodia
 USER custodia
 VOLUME /data
@@ -46,4 +46,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # What `npm start` runs, without npm in between: npm does not pass SIGTERM on, so `docker stop`
 # would kill the service instead of letting it finish requests and stop PostgreSQL cleanly.
-CMD ["node", "--import", "tsx", "src/cli.ts", "serve"]
+# The image holds dist/ and no src/, so bin/custodia.js runs the build.
+CMD ["node", "bin/custodia.js", "serve"]

@@ -120,8 +120,9 @@ async function startToReady(dataDir: string): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, CUSTODIA_DATA_DIR: dataDir, PORT: String(port), CUSTODIA_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   const started = performance.now();
-  // What `npm start` runs, without npm in between: npm does not pass SIGTERM on to its child.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // What `npm start` runs (the build from `npm ci`, or src/ through tsx when a source file is newer),
+  // without npm in between: npm does not pass SIGTERM on to its child.
+  const child = spawn(process.execPath, ['bin/custodia.js', 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   try {
     for (;;) {

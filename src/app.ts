@@ -2,10 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
 import type { Database } from './database/client.ts';
 import authenticate from './http/authenticate.ts';
+import { lazySerializer, lazyValidator } from './http/lazy-compile.ts';
 import { loggerOptions, RequestLogController } from './http/logger.ts';
 import { problemBody, registerProblemHandlers, sendProblem } from './http/problems.ts';
 import openapi from './http/openapi.ts';
@@ -29,6 +31,8 @@ import type { Keys } from './keys.ts';
 
 const validatorPool = AjvCompiler();
 type ValidatorPoolArgs = Parameters<typeof validatorPool>;
+const serializerPool = SerializerSelector();
+type SerializerPoolArgs = Parameters<typeof serializerPool>;
 
 export interface AppDeps {
   config: Config;
@@ -81,7 +85,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             } as ValidatorPoolArgs[1]);
           const coercing = withCoercion('array');
           const strict = withCoercion(false);
-          return (route: Parameters<typeof strict>[0]) => (route.httpPart === 'body' ? strict : coercing)(route);
+          return (route: Parameters<typeof strict>[0]) => lazyValidator(() => (route.httpPart === 'body' ? strict : coercing)(route));
+        },
+        buildSerializer(externalSchemas: SerializerPoolArgs[0], serializerOptions: SerializerPoolArgs[1]) {
+          const build = serializerPool(externalSchemas, serializerOptions);
+          return (route: Parameters<typeof build>[0]) => lazySerializer(() => build(route));
         },
       },
     },

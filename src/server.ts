@@ -59,20 +59,23 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   const keys = await loadKeys(config, log);
   const metrics = createMetrics();
   const app = await buildApp({ config, db, keys, metrics });
-  const jobs = await startJobs({ config, db, databaseUrl: database.url, keys, log: app.log, metrics, role: 'serve' });
-  const metricsServer = config.metricsAddress ? await serveMetrics(metrics, config.metricsAddress) : null;
+  // The job queues start while the app compiles its routes (listen): one waits on the database,
+  // the other on the CPU. Requests do not need them: an export is queued in its own transaction.
+  const jobs = startJobs({ config, db, databaseUrl: database.url, keys, log: app.log, metrics, role: 'serve' });
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | null = null;
 
   closeWithGrace({ delay: 30_000, logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after an error');
     else app.log.info({ signal }, 'closing: finishing requests in flight');
     await app.close();
     await metricsServer?.close();
-    await jobs.stop();
+    await (await jobs.catch(() => null))?.stop();
     await db.$disconnect();
     await database.stop();
     await unlock();
   });
 
-  await app.listen({ host: config.host, port: config.port });
+  await Promise.all([jobs, app.listen({ host: config.host, port: config.port })]);
+  if (config.metricsAddress) metricsServer = await serveMetrics(metrics, config.metricsAddress);
   app.log.info({ readyInMs: Math.round(performance.now() - startedAt), embeddedDatabase: database.embedded }, 'custodia is ready');
 }
