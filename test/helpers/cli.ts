@@ -1,9 +1,11 @@
 // Runs the real `custodia` command (`node --import tsx src/cli.ts …`) in a child process.
 //
-// The child gets the test's environment without tap's instrumentation (NODE_OPTIONS, TAP_*,
-// _TAPJS_*, NODE_V8_COVERAGE): a child that loads src/ through tsx would otherwise report V8
-// coverage for the same files as tap's own loader but with other offsets, and merging the two
-// corrupts the coverage report (most of src/ vanished from it in one CI run).
+// The child gets the test's environment without tap's settings, and with coverage off
+// (_TAPJS_PROCESSINFO_COVERAGE_=0: tap's process tracker re-adds its loader to every child it
+// sees spawned, whatever the environment says, and records coverage unless told not to). A child
+// that loads src/ through tsx would otherwise report V8 coverage for the same files as tap's own
+// loader with other offsets, and merging the two corrupts the report (most of src/ vanished from
+// it in one CI run); one that runs dist/ would add the build's files to it.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -14,6 +16,7 @@ export function childEnv(overrides: Record<string, string | undefined> = {}): No
   for (const key of Object.keys(env)) {
     if (key.startsWith('TAP') || key.startsWith('_TAPJS_') || key === 'NODE_OPTIONS' || key === 'NODE_V8_COVERAGE') delete env[key];
   }
+  env._TAPJS_PROCESSINFO_COVERAGE_ = '0';
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) delete env[key];
     else env[key] = value;
