@@ -9,7 +9,7 @@ import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createMasterKeyring, generateMasterKey, generateSigningKey, masterKeyToBase64 } from '../src/crypto/index.ts';
-import { createDatabaseClient } from '../src/database/client.ts';
+import { createDatabaseClient, SESSION_SETTINGS } from '../src/database/client.ts';
 import { createMetrics } from '../src/http/metrics.ts';
 import { newToken } from '../src/modules/auth/tokens.ts';
 import { violationCodes } from '../src/modules/incidents/violation-codes.ts';
@@ -102,7 +102,7 @@ const COLUMNS = `id, case_id, title, summary, occurred_from, occurred_to, date_p
   location_admin_area, location_country, location_lat, location_lon, location_precision_m, categories, killed, injured,
   missing, detained, alleged_perpetrators, status, created_by, retracted_at, retracted_by, retraction_reason, version,
   created_at, updated_at, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_at`;
-const inBox = (p: number) => `location_lat IS NOT NULL AND point(location_lon, location_lat) <@ box(point($${p}::float8, $${p + 1}::float8), point($${p + 2}::float8, $${p + 3}::float8))`;
+const inBox = (p: number) => `location_lat BETWEEN $${p + 1}::float8 AND $${p + 3}::float8 AND location_lon BETWEEN $${p}::float8 AND $${p + 2}::float8`;
 const ranked = (where: string) =>
   `SELECT * FROM (SELECT ${COLUMNS}, ts_rank(search_vector, custodia_search_query($2)) AS rank FROM incidents
    WHERE case_id = $1 AND retracted_at IS NULL AND search_vector @@ custodia_search_query($2) ${where}) m ORDER BY rank DESC, id DESC LIMIT 51`;
@@ -144,7 +144,8 @@ function shapes(caseId: string): Shape[] {
 async function main() {
   const scratch = await scratchDatabase();
   report('search.database', scratch.where);
-  const pool = new pg.Pool({ connectionString: scratch.url, max: 4 });
+  // The service's own connection settings, so that the baseline plans the same statements alike.
+  const pool = new pg.Pool({ connectionString: scratch.url, max: 4, onConnect: (client) => client.query(SESSION_SETTINGS) });
   const dataDir = await mkdtemp(join(tmpdir(), 'custodia-bench-search-'));
   const db = createDatabaseClient(scratch.url, 4);
   try {

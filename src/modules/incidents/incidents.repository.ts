@@ -59,12 +59,16 @@ const COLUMNS = Prisma.sql`
   created_at AS "createdAt", updated_at AS "updatedAt",
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS "cursorAt"`;
 
+// Two ranges rather than `point <@ box`: PostgreSQL estimates ranges from column statistics, so
+// it chooses well between the location index (a small box) and the newest-first one (a large box).
 function bboxCondition(box: BoundingBox): Prisma.Sql {
-  const inBox = (minLon: number, maxLon: number) =>
-    Prisma.sql`point(location_lon, location_lat) <@ box(point(${minLon}::float8, ${box.minLat}::float8), point(${maxLon}::float8, ${box.maxLat}::float8))`;
+  const latitude = Prisma.sql`location_lat BETWEEN ${box.minLat}::float8 AND ${box.maxLat}::float8`;
   // A box whose west edge is east of its east edge crosses the antimeridian.
-  const within = box.minLon <= box.maxLon ? inBox(box.minLon, box.maxLon) : Prisma.sql`(${inBox(box.minLon, 180)} OR ${inBox(-180, box.maxLon)})`;
-  return Prisma.sql`location_lat IS NOT NULL AND ${within}`;
+  const longitude =
+    box.minLon <= box.maxLon
+      ? Prisma.sql`location_lon BETWEEN ${box.minLon}::float8 AND ${box.maxLon}::float8`
+      : Prisma.sql`(location_lon >= ${box.minLon}::float8 OR location_lon <= ${box.maxLon}::float8)`;
+  return Prisma.sql`${latitude} AND ${longitude}`;
 }
 
 function conditionsOf(filter: IncidentFilter): Prisma.Sql[] {
