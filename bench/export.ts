@@ -151,9 +151,11 @@ async function main() {
     // The verifier itself, in this process; then the command as a user runs it.
     const [inProcess, inProcessSeconds] = await seconds(() => verifyBundle(bundlePath));
     if (!inProcess.ok) throw new Error(`the bundle does not verify: ${JSON.stringify(inProcess.firstFailure)}`);
-    const verify = await timed(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'verify', bundlePath]);
-    // The command's start-up (node, tsx, the CLI's modules): `custodia verify` without a bundle.
-    const startup = await timed(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'verify'], [2]);
+    // `custodia verify` as installed (bin/custodia.js: the build from npm ci, or src/ through tsx
+    // when a source file is newer).
+    const verify = await timed(process.execPath, ['bin/custodia.js', 'verify', bundlePath]);
+    // The command's start-up (node, the CLI's modules): `custodia verify` without a bundle.
+    const startup = await timed(process.execPath, ['bin/custodia.js', 'verify'], [2]);
 
     const opensslRate = mib / opensslSeconds;
     const exportRate = mib / exportSeconds;

@@ -1,13 +1,12 @@
 // The `custodia` command. Every command works on the same CUSTODIA_DATA_DIR / DATABASE_URL,
 // whether `serve` is running (it reaches that database) or not (it starts it for its own use).
 
-import pino from 'pino';
+//
+// Each command imports what it needs when it runs: `custodia verify` on an investigator's laptop
+// loads neither the database client nor the service (about a second of start-up).
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createDatabaseClient, type Database } from './database/client.ts';
-import { openDatabase } from './database/open.ts';
-import { MigrationError } from './database/migrate.ts';
+import type { Database } from './database/client.ts';
 import { readPassword } from './cli/password.ts';
-import { userCommand } from './modules/users/users.cli.ts';
 
 const USAGE = `usage: custodia <command>
 
@@ -25,8 +24,14 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+async function stderrLog(level: string) {
+  const { default: pino } = await import('pino');
+  return pino({ level }, pino.destination(2));
+}
+
 export async function withDatabase<T>(config: Config, run: (db: Database, url: string) => Promise<T>): Promise<T> {
-  const log = pino({ level: 'warn' }, pino.destination(2));
+  const [{ openDatabase }, { createDatabaseClient }] = await Promise.all([import('./database/open.ts'), import('./database/client.ts')]);
+  const log = await stderrLog('warn');
   const database = await openDatabase(config, log, { reuseRunning: true });
   const db = createDatabaseClient(database.url, 2);
   try {
@@ -52,7 +57,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'migrate': {
       const config = loadConfig();
-      const log = pino({ level: 'info' }, pino.destination(2));
+      const { openDatabase } = await import('./database/open.ts');
+      const log = await stderrLog('info');
       const database = await openDatabase(config, log, { reuseRunning: true });
       await database.stop();
       process.stdout.write('migrations applied\n');
@@ -74,8 +80,10 @@ async function main(argv: string[]): Promise<number> {
       }
       throw new UsageError(`unknown keys command "${rest[0] ?? ''}"`);
     }
-    case 'user':
+    case 'user': {
+      const { userCommand } = await import('./modules/users/users.cli.ts');
       return userCommand(rest, { loadConfig, withDatabase, readPassword, out: process.stdout });
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -95,7 +103,8 @@ main(process.argv.slice(2))
   .catch((error: unknown) => {
     if (error instanceof UsageError) return fail(`${error.message}\n\n${USAGE}`, 2);
     if (error instanceof ConfigError) return fail(`configuration: ${error.message}`, 78);
-    if (error instanceof MigrationError) return fail(error.message, 70);
+    // By name: the migration runner is imported only by the commands that use the database.
+    if (error instanceof Error && error.name === 'MigrationError') return fail(error.message, 70);
     if (error instanceof Error && error.name === 'CommandError') return fail(error.message, 1);
     return fail(error instanceof Error ? error.message : String(error), 1);
   })
