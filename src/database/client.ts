@@ -47,9 +47,11 @@ export type SqlRunner = Db | pg.Pool | pg.PoolClient;
  * each driver gives them (a bigint is a BigInt from Prisma, a string from node-postgres): callers
  * convert with Number() or String().
  */
-export async function runSql<Row>(runner: SqlRunner, text: string, values: unknown[]): Promise<Row[]> {
+export async function runSql<Row>(runner: SqlRunner, text: string, values: unknown[], preparedName?: string): Promise<Row[]> {
   if ('$queryRawUnsafe' in runner) return runner.$queryRawUnsafe<Row[]>(text, ...values);
-  return (await runner.query(text, values)).rows as Row[];
+  // A named statement is parsed and planned once per connection, then only bound and executed.
+  const query = preparedName ? { name: preparedName, text, values } : { text, values };
+  return (await runner.query(query)).rows as Row[];
 }
 
 /**

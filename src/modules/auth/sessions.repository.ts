@@ -19,6 +19,7 @@ export async function findSessionByTokenHash(db: Db, tokenHash: Buffer): Promise
        FROM sessions s JOIN users u ON u.id = s.user_id
       WHERE s.token_hash = $1`,
     [tokenHash],
+    'session-by-token',
   );
   if (!row) return null;
   return {

@@ -21,6 +21,7 @@ export async function caseRoleOf(db: Db, userId: string, caseId: string): Promis
     `SELECT role FROM case_memberships
       WHERE case_id = $1::uuid AND user_id = $2::uuid AND (expires_at IS NULL OR expires_at > now())`,
     [caseId, userId],
+    'case-role',
   );
   return membership?.role ?? null;
 }

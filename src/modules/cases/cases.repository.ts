@@ -26,6 +26,7 @@ export async function findCaseWithRole(db: Db, id: string, userId: string): Prom
        LEFT JOIN case_memberships m ON m.case_id = c.id AND m.user_id = $2::uuid AND (m.expires_at IS NULL OR m.expires_at > now())
       WHERE c.id = $1::uuid`,
     [id, userId],
+    'case-with-role',
   );
   return row ?? null;
 }
