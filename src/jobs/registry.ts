@@ -10,6 +10,7 @@
 // startJobs creates every queue, installs every schedule and, where workers run (`serve` with
 // CUSTODIA_WORKERS=inline, or `custodia worker`), works every queue.
 import type PgBoss from 'pg-boss';
+import { pruneLoginAttempts } from '../modules/auth/login-attempts.prune.ts';
 import { expireUploads } from '../modules/uploads/uploads.expire.ts';
 import { exportJobDefinition, exportRescueDefinition } from '../modules/exports/exports.queue.ts';
 import type { JobDeps, Jobs } from './jobs.ts';
@@ -38,4 +39,13 @@ export const JOBS: JobDefinition[] = [
   },
   exportJobDefinition as JobDefinition,
   exportRescueDefinition,
+  {
+    name: 'auth.prune',
+    handler: (_data, deps) => pruneLoginAttempts(deps),
+    options: {
+      queue: { policy: 'stately', retryLimit: 2, retryDelay: 60, expireInSeconds: 15 * 60 },
+      // Hourly: the rate-limit windows are minutes long.
+      schedule: () => '41 * * * *',
+    },
+  },
 ];

@@ -90,6 +90,7 @@ t.test('startJobs: pg-boss in its own schema, the expiry schedule, a job worked,
   t.same(
     schedule.rows,
     [
+      { name: 'auth.prune', cron: '41 * * * *' },
       { name: 'exports.rescue', cron: '* * * * *' },
       { name: 'uploads.expire', cron: ctx.config.uploadExpirySchedule },
     ],
@@ -111,6 +112,26 @@ t.test('startJobs: pg-boss in its own schema, the expiry schedule, a job worked,
   // A second start on the same database (another instance, or a restart) finds everything in place.
   const external = await startJobs({ ...deps, config: { ...ctx.config, workers: 'external' }, role: 'serve' });
   t.equal(external.working, false, 'serve leaves the jobs to `custodia worker`');
-  t.equal((await client.query(`SELECT count(*)::int AS n FROM ${JOBS_SCHEMA}.schedule`)).rows[0].n, 2, 'still one schedule per scheduled job');
+  t.equal((await client.query(`SELECT count(*)::int AS n FROM ${JOBS_SCHEMA}.schedule`)).rows[0].n, 3, 'still one schedule per scheduled job');
   await external.stop();
+});
+
+t.test('auth.prune forgets attempts older than both rate-limit windows', async (t) => {
+  const ctx = await createTestContext(t);
+  const keep = Math.max(ctx.config.loginAccountWindowSeconds, ctx.config.loginAddressWindowSeconds);
+  const client = new pg.Client({ connectionString: ctx.database.url });
+  await client.connect();
+  t.teardown(() => client.end());
+  await client.query('DELETE FROM login_attempts');
+  await client.query(
+    `INSERT INTO login_attempts (email, address, succeeded, at) VALUES
+       ('old@example.org', '192.0.2.1', false, now() - make_interval(secs => $1 + 60)),
+       ('edge@example.org', '192.0.2.2', false, now() - make_interval(secs => $1 - 60)),
+       ('new@example.org', '192.0.2.3', true, now())`,
+    [keep],
+  );
+  const prune = JOBS.find((job) => job.name === 'auth.prune')!;
+  t.equal(await prune.handler({}, { db: ctx.db, config: ctx.config } as never, { send: async () => null }), 1, 'one row older than the windows');
+  const left = await client.query('SELECT email FROM login_attempts ORDER BY email');
+  t.same(left.rows.map((row) => row.email), ['edge@example.org', 'new@example.org'], 'rows still inside a window stay');
 });
