@@ -30,16 +30,25 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream): Fa
 type RequestCompleted = Parameters<LogController['requestCompleted']>;
 
 /**
- * One line per request at info, when it ends, with the request in it; the "incoming request" line
- * at debug (it shows a long upload or export under way when needed, and costs nothing at info).
+ * One line per request at info, when it ends; the "incoming request" line at debug (it shows a
+ * long upload or export under way when needed, and costs nothing at info). The line names the
+ * method and the path without its query string (a search's free text has no place in a log),
+ * the status and the time, as plain values: redaction then has nothing to walk, and Fastify's
+ * request serializer, with redaction, cost a sixth of a simple request's CPU.
  */
 export class RequestLogController extends LogController {
   override incomingRequest(request: Parameters<LogController['incomingRequest']>[0]): void {
-    request.log.debug({ req: request }, 'incoming request');
+    request.log.debug({ req: { method: request.method, url: pathOf(request.url) } }, 'incoming request');
   }
 
   override requestCompleted(error: RequestCompleted[0], request: RequestCompleted[1], reply: RequestCompleted[2]): void {
-    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
-    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    const line = { req: { method: request.method, url: pathOf(request.url) }, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
   }
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }

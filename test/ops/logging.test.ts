@@ -46,3 +46,17 @@ t.test('what the logger redacts', async (t) => {
   t.match(text, /\[redacted\]/);
   for (const path of ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.totp']) t.ok(REDACTED_PATHS.includes(path), `${path} is redacted`);
 });
+
+t.test('a request line names the path, never the query string (a search can carry a name)', async (t) => {
+  const ctx = await createTestContext(t);
+  const testCase = await ctx.createCase();
+  const name = 'Aminata Traoré-Keïta';
+  const url = `/api/v1/cases/${testCase.id}/incidents?q=${encodeURIComponent(name)}`;
+  const response = await ctx.inject(testCase.users.investigator, { method: 'GET', url });
+  t.equal(response.statusCode, 200);
+  const lines = ctx.logs.map((line) => JSON.parse(line) as Record<string, any>);
+  const completed = lines.find((line) => line.reqId === response.headers['x-request-id'] && line.msg === 'request completed');
+  t.match(completed, { req: { method: 'GET', url: `/api/v1/cases/${testCase.id}/incidents` }, res: { statusCode: 200 } });
+  const text = ctx.logs.join('\n');
+  t.notOk(text.includes('Aminata') || text.includes(encodeURIComponent('Aminata')), 'the searched name is in no log line');
+});
