@@ -134,6 +134,22 @@ t.test('direct and queued appends from two instances at once: gapless, each answ
   t.equal(await ctx.db.custodyQueue.count({ where: { caseId: testCase3.id } }), 0);
 });
 
+t.test('a direct append that cannot be written fails alone and leaves the log as it was; the next one lands', async (t) => {
+  const testCase5 = await ctx.createCase();
+  const item = await insertEvidence(ctx.db, testCase5.id, testCase5.users.lead.id);
+  const event = { caseId: testCase5.id, evidenceId: item.id, evidenceSha256: item.sha256, action: 'note' as const, actorId: null, details: { n: 1 } };
+  await t.rejects(appendCustodyEvent(ctx.db, { ...event, details: { n: Number.NaN } }), /not finite/, 'an entry that cannot be encoded, before any batch');
+  // The batch transaction fails (an audit row the table refuses): nothing of it stays.
+  const refusedAudit = { actorId: null, action: 'custody.append', outcome: 'not-an-outcome' as 'success', caseId: testCase5.id };
+  await t.rejects(appendCustodyEvent(ctx.db, event, refusedAudit), 'the caller hears of the failure');
+  t.equal(await ctx.db.custodyEntry.count({ where: { caseId: testCase5.id } }), 0, 'no entry');
+  t.equal(await ctx.db.auditEntry.count({ where: { caseId: testCase5.id, action: 'custody.append' } }), 0, 'no audit entry');
+  const log = await ctx.db.custodyLog.findUnique({ where: { caseId: testCase5.id } });
+  t.equal(log === null ? 0 : Number(log.size), 0, 'the tree did not move');
+  const next = await appendCustodyEvent(ctx.db, event);
+  t.equal(next.seq, 0, 'the sequencer goes on: the next event takes seq 0');
+});
+
 t.test('an append naming an item of another case, or the wrong hash, is refused and leaves nothing', async (t) => {
   const other = await insertEvidence(ctx.db, testCase.otherCaseId, testCase.users.outsider.id);
   const before = await storedRoot(testCase.id);
