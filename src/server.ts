@@ -62,20 +62,36 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   // The job queues start while the app compiles its routes (listen): one waits on the database,
   // the other on the CPU. Requests do not need them: an export is queued in its own transaction.
   const jobs = startJobs({ config, db, databaseUrl: database.url, keys, log: app.log, metrics, role: 'serve' });
-  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  const metricsServer = config.metricsAddress ? await serveMetrics(metrics, config.metricsAddress) : null;
 
-  closeWithGrace({ delay: 30_000, logger: app.log }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'closing after an error');
-    else app.log.info({ signal }, 'closing: finishing requests in flight');
+  const shutdown = async () => {
     await app.close();
     await metricsServer?.close();
     await (await jobs.catch(() => null))?.stop();
     await db.$disconnect();
     await database.stop();
     await unlock();
+  };
+  let closing = false;
+  const grace = closeWithGrace({ delay: 30_000, logger: app.log }, async ({ signal, err }) => {
+    closing = true;
+    if (err) app.log.error({ err }, 'closing after an error');
+    else app.log.info({ signal }, 'closing: finishing requests in flight');
+    await shutdown();
   });
 
-  await Promise.all([jobs, app.listen({ host: config.host, port: config.port })]);
-  if (config.metricsAddress) metricsServer = await serveMetrics(metrics, config.metricsAddress);
+  try {
+    await Promise.all([jobs, app.listen({ host: config.host, port: config.port })]);
+  } catch (error) {
+    // The queues or the listener failed: nothing may stay running (the database least of all),
+    // and the exit code must say so (close-with-grace would exit 0 when the loop empties).
+    if (!closing) {
+      grace.uninstall();
+      await shutdown().catch(() => {});
+    }
+    throw error;
+  }
+  // A stop asked for while the job queues were still starting (the app already answered) wins.
+  if (closing) return;
   app.log.info({ readyInMs: Math.round(performance.now() - startedAt), embeddedDatabase: database.embedded }, 'custodia is ready');
 }

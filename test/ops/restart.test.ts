@@ -5,6 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -188,4 +189,22 @@ t.test('a bad setting stops the service with exit code 78, naming it', async (t)
     t.notMatch(server.output(), /\n\s+at /, 'no stack trace');
   }
   t.notOk(existsSync(join(dataDir, 'postgres')), 'nothing was started');
+});
+
+t.test('a port already taken: exit code 1 naming it, and nothing left running', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'custodia-busy-'));
+  await chmod(dataDir, 0o755);
+  const blocker = createNetServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as { port: number }).port;
+  t.teardown(async () => {
+    await new Promise((resolve) => blocker.close(resolve));
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const server = run(['serve'], cleanEnv({ CUSTODIA_DATA_DIR: dataDir, PORT: String(port), CUSTODIA_EMBEDDED_PG_PORT: String(await freePort()) }));
+  const { code } = await server.exited;
+  t.equal(code, 1, 'exit code 1, not 0');
+  t.match(server.output(), /EADDRINUSE/, 'the message says why');
+  t.same(await processesMentioning(join(dataDir, 'postgres')), [], 'the embedded PostgreSQL was stopped');
+  t.notOk(existsSync(join(dataDir, 'custodia.pid')), 'the data directory is unlocked');
 });
