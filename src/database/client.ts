@@ -61,21 +61,3 @@ export async function runSql<Row>(runner: SqlRunner, text: string, values: unkno
 export function hotPath(db: Db): SqlRunner {
   return pools.get(db as Database) ?? db;
 }
-
-/** Runs `work` in a node-postgres transaction on a connection of the pool. */
-export async function withSqlTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    // A connection that cannot even roll back is dropped rather than handed to the next caller.
-    await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
-}

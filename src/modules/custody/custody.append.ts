@@ -16,7 +16,7 @@
 // reader or writer.
 import { Buffer } from 'node:buffer';
 import type pg from 'pg';
-import { runSql, sqlPool, type Database, type Transaction } from '../../database/client.ts';
+import { sqlPool, type Database, type Transaction } from '../../database/client.ts';
 import {
   EMPTY_TREE,
   appendLeaf,
@@ -72,7 +72,7 @@ export const INTEGRATION_BATCH = 5000;
  * must name an item of the case with that hash, and make a valid entry): an event that could not
  * be integrated later would stop the case's log.
  */
-export async function appendCustodyEntry(tx: Transaction | pg.PoolClient, input: NewCustodyEntry): Promise<QueuedEntry> {
+export async function appendCustodyEntry(tx: Transaction, input: NewCustodyEntry): Promise<QueuedEntry> {
   const at = (input.at ?? new Date()).toISOString();
   const details = input.details ?? {};
   // Throws a CustodyEntryError (or CanonicalJsonError) for an entry that cannot be encoded.
@@ -87,15 +87,12 @@ export async function appendCustodyEntry(tx: Transaction | pg.PoolClient, input:
     at,
     details,
   });
-  const [queued] = await runSql<{ id: bigint | string }>(
-    tx,
-    `INSERT INTO custody_queue (case_id, evidence_id, evidence_sha256, action, actor_id, at, details)
-     SELECT e.case_id, e.id, e.sha256, $1, $2::uuid, $3::timestamptz, $4
-       FROM evidence e
-      WHERE e.id = $5::uuid AND e.case_id = $6::uuid AND e.sha256 = $7
-     RETURNING id`,
-    [input.action, input.actorId, at, canonicalize(details), input.evidenceId, input.caseId, input.evidenceSha256],
-  );
+  const [queued] = await tx.$queryRaw<{ id: bigint }[]>`
+    INSERT INTO custody_queue (case_id, evidence_id, evidence_sha256, action, actor_id, at, details)
+    SELECT e.case_id, e.id, e.sha256, ${input.action}, ${input.actorId}::uuid, ${at}::timestamptz, ${canonicalize(details)}
+      FROM evidence e
+     WHERE e.id = ${input.evidenceId}::uuid AND e.case_id = ${input.caseId}::uuid AND e.sha256 = ${input.evidenceSha256}
+    RETURNING id`;
   if (!queued) throw new CustodyAppendError('custody entry names no evidence item of this case with this hash');
   return { queueId: Number(queued.id) };
 }
