@@ -2,26 +2,16 @@
 // throwaway embedded PostgreSQL cluster. Migrated; dropped (or removed) by `drop()`.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { migrate } from '../../src/database/migrate.ts';
+import { freePort } from '../../scripts/free-port.ts';
+export { freePort };
 
 export interface ScratchDatabase {
   url: string;
   drop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 async function onServer(serverUrl: string): Promise<ScratchDatabase> {
