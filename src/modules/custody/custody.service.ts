@@ -39,7 +39,6 @@ import {
   type EntryRow,
 } from './custody.repository.ts';
 
-
 export interface CustodyDeps {
   db: Database;
   config: Config;
