@@ -1,25 +1,21 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import yauzl from 'yauzl';
+import yazl from 'yazl';
 import { generateSigningKey } from '../../src/crypto/index.ts';
-import {
-  bundleEvidencePath,
-  BundlePlanError,
-  EvidenceIntegrityError,
-  writeBundle,
-} from '../../src/modules/exports/bundle/bundle-writer.ts';
+import { assembleBundle, bundleEvidencePath, BundlePlanError, EvidenceIntegrityError } from '../../src/modules/exports/bundle/bundle-writer.ts';
 import { csvField, evidenceCsv } from '../../src/modules/exports/bundle/evidence-csv.ts';
-import { useNativeCrc32ForYazl } from '../../src/modules/exports/bundle/fast-crc32.ts';
+import { ZipWriter } from '../../src/modules/exports/bundle/zip-writer.ts';
 import { safeFileName } from '../../src/modules/exports/bundle/safe-name.ts';
 import { STANDARD_TOOL_COMMANDS } from '../../src/modules/exports/bundle/verify-instructions.ts';
-import { custodia, makeFixture, verifyInProcess } from './fixture.ts';
+import { custodia, makeFixture, verifyInProcess, writeBundle } from './fixture.ts';
 
 const run = promisify(execFile);
 async function zipEntries(path: string): Promise<Map<string, { method: number; size: number }>> {
@@ -78,17 +74,61 @@ t.test('evidence CSV is RFC 4180 and defuses formulas', async (t) => {
   t.equal(csv, 'Identifier,Title,Date,Type,Source,Acquisition method,Collector,SHA-256,Size (bytes),Custody summary,Review status\r\n');
 });
 
-t.test('yazl computes the same CRC-32 with the native function', async (t) => {
-  t.equal(useNativeCrc32ForYazl(), true);
-  t.equal(useNativeCrc32ForYazl(), true, 'idempotent');
-  const { createRequire } = await import('node:module');
-  const crc = createRequire(createRequire(import.meta.url).resolve('yazl'))('buffer-crc32') as {
-    unsigned: (b: Buffer | string, p?: number) => number;
+/** The zip yazl writes for these entries (buffers deflated or not, streams of known size). */
+type LayoutEntry = { name: string; bytes: Buffer; compress: boolean } | { name: string; stream: Buffer };
+
+async function yazlZip(entries: LayoutEntry[], options: { forceZip64: boolean }): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  const mtime = new Date('2026-11-25T10:00:00.000Z');
+  for (const e of entries) {
+    if ('bytes' in e) zip.addBuffer(e.bytes, e.name, { compress: e.compress, mtime, mode: 0o100644, forceZip64Format: options.forceZip64 });
+    else zip.addReadStream(Readable.from([e.stream]), e.name, { size: e.stream.length, compress: false, mtime, mode: 0o100644, forceZip64Format: options.forceZip64 });
+  }
+  zip.end({ forceZip64Format: options.forceZip64 } as yazl.EndOptions);
+  const chunks: Buffer[] = [];
+  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+t.test('the zip layout is byte for byte what yazl writes', async (t) => {
+  const entries: LayoutEntry[] = [
+    { name: 'bagit.txt', bytes: Buffer.from('BagIt-Version: 1.0\n'.repeat(20)), compress: true },
+    { name: 'data/custody/checkpoint.sig', bytes: Buffer.alloc(64, 3), compress: false },
+    { name: 'data/evidence/x/شهادة.txt', stream: Buffer.from('نص الشهادة\n'.repeat(1000)) },
+    { name: 'data/evidence/y/empty', stream: Buffer.alloc(0) },
+    { name: 'data/records/incidents.json', bytes: Buffer.from('[]\n'), compress: true },
+  ];
+  const ours = (forceZip64: boolean): Buffer => {
+    const zip = new ZipWriter(forceZip64 ? { forceZip64: true } : {});
+    const options = { mtime: new Date('2026-11-25T10:00:00.000Z'), mode: 0o100644 };
+    const parts: Buffer[] = [];
+    for (const e of entries) {
+      if ('bytes' in e) parts.push(zip.addBuffer(e.name, e.bytes, { ...options, compress: e.compress }));
+      else parts.push(zip.beginStream(e.name, e.stream.length, options), e.stream, zip.endStream(zlib.crc32(e.stream)));
+    }
+    parts.push(zip.finish());
+    const bytes = Buffer.concat(parts);
+    t.equal(zip.offset, bytes.length, 'offset is the length written');
+    return bytes;
   };
-  const data = Buffer.from('The quick brown fox jumps over the lazy dog');
-  t.equal(crc.unsigned(data), 0x414fa339);
-  t.equal(crc.unsigned(data.subarray(10), crc.unsigned(data.subarray(0, 10))), 0x414fa339, 'running value');
-  t.equal(crc.unsigned('abc'), zlib.crc32('abc'), 'strings still work');
+  t.ok(ours(false).equals(await yazlZip(entries, { forceZip64: false })), 'the same bytes');
+  t.ok(ours(true).equals(await yazlZip(entries, { forceZip64: true })), 'the same bytes in ZIP64 form');
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-zip-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const zip64 of [false, true]) {
+    const path = join(dir, `layout-${zip64}.zip`);
+    await writeFile(path, ours(zip64));
+    const tested = await run('unzip', ['-t', path]);
+    t.match(tested.stdout, /No errors detected/, `unzip -t accepts it (zip64 ${zip64})`);
+  }
+
+  const zip = new ZipWriter();
+  t.throws(() => zip.endStream(0), /no streamed entry/);
+  zip.beginStream('a', 1, { mtime: new Date(), mode: 0o100644 });
+  t.throws(() => zip.addBuffer('b', Buffer.alloc(1), { mtime: new Date(), mode: 0o100644, compress: false }), /not accepting/);
+  t.throws(() => zip.finish(), /cannot be finished/);
+  t.throws(() => new ZipWriter().beginStream('', 1, { mtime: new Date(), mode: 0o100644 }), /bad entry name/);
+  t.throws(() => new ZipWriter().beginStream('a', -1, { mtime: new Date(), mode: 0o100644 }), /bad size/);
 });
 
 t.test('a bundle is a BagIt bag that standard tools and custodia verify accept', async (t) => {
@@ -240,7 +280,7 @@ t.test('the same plan gives the same bytes', async (t) => {
   t.equal(a.sha256, b.sha256);
 });
 
-t.test('stored bytes that differ from the record abort the write, leaving nothing', async (t) => {
+t.test('stored bytes that differ from the record abort the export', async (t) => {
   const variants: [string, (bytes: Buffer) => Buffer][] = [
     ['one byte flipped', (b) => Buffer.from(b.map((x, i) => (i === 3 ? x ^ 1 : x)))],
     ['a byte short', (b) => b.subarray(1)],
@@ -252,20 +292,16 @@ t.test('stored bytes that differ from the record abort the write, leaving nothin
     const target = fixture.plan.evidenceFiles[2]!;
     const original = await readFile(join(fixture.dir, 'evidence-2'));
     await writeFile(join(fixture.dir, 'evidence-2'), change(original));
-    const path = join(fixture.dir, 'bundle.zip');
-    const error = await writeBundle(fixture.plan, { path, signingKey: fixture.key }).catch((e: unknown) => e);
+    const error = await assembleBundle(fixture.plan, { signingKey: fixture.key }).catch((e: unknown) => e);
     t.ok(error instanceof EvidenceIntegrityError, name);
     t.equal((error as EvidenceIntegrityError).evidenceId, target.evidenceId);
     t.match((error as Error).message, target.evidenceId);
-    t.notOk(existsSync(path), `${name}: no bundle`);
-    t.same((await readdir(fixture.dir)).filter((f) => f.includes('bundle')), [], `${name}: no partial file`);
   }
 });
 
 t.test('a source that fails, an abort, a bad plan: no bundle', async (t) => {
   const fixture = await makeFixture();
   t.teardown(fixture.cleanup);
-  const path = join(fixture.dir, 'bundle.zip');
   const files = fixture.plan.evidenceFiles;
 
   const broken = {
@@ -283,9 +319,9 @@ t.test('a source that fails, an abort, a bad plan: no bundle', async (t) => {
       },
     ],
   };
-  await t.rejects(writeBundle(broken, { path, signingKey: fixture.key }), /disk on fire/);
+  await t.rejects(assembleBundle(broken, { signingKey: fixture.key }), /disk on fire/);
   const unopenable = { ...fixture.plan, evidenceFiles: [{ ...files[0]!, open: () => Promise.reject(new Error('blob missing')) }] };
-  await t.rejects(writeBundle(unopenable, { path, signingKey: fixture.key }), /blob missing/);
+  await t.rejects(assembleBundle(unopenable, { signingKey: fixture.key }), /blob missing/);
 
   const controller = new AbortController();
   const slow = {
@@ -300,31 +336,28 @@ t.test('a source that fails, an abort, a bad plan: no bundle', async (t) => {
       },
     ],
   };
-  await t.rejects(writeBundle(slow, { path, signingKey: fixture.key, signal: controller.signal }), /shutting down/);
-  await t.rejects(writeBundle(fixture.plan, { path, signingKey: fixture.key, signal: AbortSignal.abort() }));
-  t.notOk(existsSync(path));
-  t.same((await readdir(fixture.dir)).filter((f) => f.includes('bundle')), [], 'no partial file');
+  await t.rejects(assembleBundle(slow, { signingKey: fixture.key, signal: controller.signal }), /shutting down/);
+  await t.rejects(assembleBundle(fixture.plan, { signingKey: fixture.key, signal: AbortSignal.abort() }));
 
   await t.rejects(
-    writeBundle(fixture.plan, { path, signingKey: generateSigningKey('another') }),
+    assembleBundle(fixture.plan, { signingKey: generateSigningKey('another') }),
     BundlePlanError,
     'checkpoint signed by another key',
   );
   await t.rejects(
-    writeBundle({ ...fixture.plan, evidenceFiles: [files[0]!, files[0]!] }, { path, signingKey: fixture.key }),
+    assembleBundle({ ...fixture.plan, evidenceFiles: [files[0]!, files[0]!] }, { signingKey: fixture.key }),
     /planned twice/,
   );
   await t.rejects(
-    writeBundle({ ...fixture.plan, evidenceFiles: [{ ...files[0]!, evidenceId: '../x' }] }, { path, signingKey: fixture.key }),
+    assembleBundle({ ...fixture.plan, evidenceFiles: [{ ...files[0]!, evidenceId: '../x' }] }, { signingKey: fixture.key }),
     /not a safe path segment/,
   );
   await t.rejects(
-    writeBundle({ ...fixture.plan, evidenceFiles: [{ ...files[0]!, sha256: 'XYZ' }] }, { path, signingKey: fixture.key }),
+    assembleBundle({ ...fixture.plan, evidenceFiles: [{ ...files[0]!, sha256: 'XYZ' }] }, { signingKey: fixture.key }),
     /64 lowercase hex/,
   );
   await t.rejects(
-    writeBundle({ ...fixture.plan, evidenceFiles: [{ ...files[0]!, sizeBytes: -1 }] }, { path, signingKey: fixture.key }),
+    assembleBundle({ ...fixture.plan, evidenceFiles: [{ ...files[0]!, sizeBytes: -1 }] }, { signingKey: fixture.key }),
     /bad size/,
   );
-  t.notOk(existsSync(path));
 });

@@ -185,6 +185,18 @@ t.test('Range downloads', async (t) => {
   t.equal(beyond.statusCode, 416);
   t.equal(beyond.headers['content-range'], `bytes */${protectedExport.zip.length}`);
   t.equal(JSON.parse(beyond.body).code, 'range_not_satisfiable');
+  // Every boundary between a piece of the skeleton and an evidence file, crossed by a range.
+  const row = await ctx.db.export.findUniqueOrThrow({ where: { id: protectedExport.id } });
+  const segments = row.segments as { blob: string; start: number; length: number }[];
+  t.ok(new Set(segments.map((s) => s.blob)).size >= 2 && segments.length >= 3, 'evidence interleaved with the skeleton');
+  let boundary = 0;
+  for (const segment of segments.slice(0, -1)) {
+    boundary += segment.length;
+    const start = Math.max(0, boundary - 5);
+    const end = Math.min(protectedExport.zip.length - 1, boundary + 4);
+    const across = await ctx.inject(counsel, { method: 'GET', url, headers: { range: `bytes=${start}-${end}` } });
+    t.same(across.rawPayload, protectedExport.zip.subarray(start, end + 1), `bytes ${start}-${end} across a segment boundary`);
+  }
   const audits = await ctx.db.auditEntry.findMany({ where: { action: 'export.download', targetId: protectedExport.id } });
   t.ok(audits.filter((a) => a.outcome === 'success').length >= 3, 'every served download is audited');
   t.ok(audits.some((a) => a.outcome === 'failure'));
@@ -206,6 +218,19 @@ t.test('stored evidence bytes that differ from their hash fail the export loudly
   const audit = await ctx.db.auditEntry.findFirst({ where: { action: 'export.failed', targetId: done.id } });
   t.equal(audit?.outcome, 'failure');
   t.match(audit?.details, { reason: 'evidence_integrity', evidenceId: row.id });
+
+  // An export finished before the change holds the same file: its whole download stops short of
+  // the end (the end of central directory never leaves), so no client takes it for the bundle.
+  await t.rejects(
+    ctx.inject(counsel, { method: 'GET', url: `/api/v1/exports/${protectedExport.id}/download` }),
+    /destroyed before completion/,
+    'the whole download is cut short',
+  );
+  const refusal = { action: 'export.download', targetId: protectedExport.id, outcome: 'failure', details: { path: ['reason'], equals: 'bundle_integrity' } };
+  for (let i = 0; i < 100 && (await ctx.db.auditEntry.count({ where: refusal })) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(await ctx.db.auditEntry.count({ where: refusal }), 1, 'and audited');
+  const head = await ctx.inject(counsel, { method: 'GET', url: `/api/v1/exports/${protectedExport.id}/download`, headers: { range: 'bytes=0-29' } });
+  t.same(head.rawPayload, protectedExport.zip.subarray(0, 30), 'a range of unchanged bytes is still served');
 });
 
 t.test('stored evidence bytes that are gone fail the export for good', async (t) => {
@@ -219,4 +244,38 @@ t.test('stored evidence bytes that are gone fail the export for good', async (t)
   const audit = await ctx.db.auditEntry.findFirst({ where: { action: 'export.failed', targetId: done.id } });
   t.match(audit?.details, { reason: 'evidence_missing' });
   t.equal(await ctx.db.export.count({ where: { id: done.id, attempts: 1 } }), 1, 'not retried');
+
+  // A finished export that needs the missing blob answers 503 before any byte is sent.
+  const download = await ctx.json(counsel, 'GET', `/api/v1/exports/${protectedExport.id}/download`);
+  t.equal(download.status, 503);
+  t.equal(download.body.code, 'service_unavailable');
+});
+
+t.test('an export finished before segments existed is one stored zip, served whole and by range', async (t) => {
+  const store = new FilesystemBlobStore(join(ctx.dataDir, 'blobs'));
+  const temp = await store.createTemp();
+  await temp.write(full.zip);
+  await temp.finish();
+  const { storageKey } = await store.commit(temp, full.view.sha256);
+  const legacy = await ctx.db.export.create({
+    data: {
+      id: (await import('node:crypto')).randomUUID(),
+      caseId: testCase.id,
+      createdBy: lead.id,
+      redaction: 'full',
+      status: 'done',
+      progress: 1,
+      bytes: BigInt(full.zip.length),
+      sha256: full.view.sha256,
+      storageKey,
+      finishedAt: new Date(),
+    },
+  });
+  const url = `/api/v1/exports/${legacy.id}/download`;
+  const whole = await ctx.inject(lead, { method: 'GET', url });
+  t.equal(whole.statusCode, 200);
+  t.ok(whole.rawPayload.equals(full.zip), 'the stored zip');
+  const part = await ctx.inject(lead, { method: 'GET', url, headers: { range: 'bytes=100-199' } });
+  t.equal(part.statusCode, 206);
+  t.same(part.rawPayload, full.zip.subarray(100, 200));
 });

@@ -2,11 +2,12 @@
 // src/custody (with an item that is not exported, so the bundle's log is a subset), a fresh
 // signing key, evidence files in a temporary directory.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   checkpointBody,
   entryLeafHash,
@@ -18,7 +19,9 @@ import {
 import type { CustodyEntry } from '../../src/custody/index.ts';
 import { generateSigningKey } from '../../src/crypto/index.ts';
 import type { SigningKey } from '../../src/crypto/index.ts';
-import type { BundleEvidenceFile, BundlePlan } from '../../src/modules/exports/bundle/bundle-writer.ts';
+import { assembleBundle } from '../../src/modules/exports/bundle/bundle-writer.ts';
+import type { AssembleBundleOptions, AssembledBundle, BundleEvidenceFile, BundlePlan } from '../../src/modules/exports/bundle/bundle-writer.ts';
+import { bundleStream } from '../../src/modules/exports/bundle/bundle-stream.ts';
 import type { EvidenceCsvRow } from '../../src/modules/exports/bundle/evidence-csv.ts';
 import { verifyCommand } from '../../src/verify/verify.cli.ts';
 import { runCustodia } from '../helpers/cli.ts';
@@ -169,6 +172,25 @@ export async function makeFixture(evidence: FixtureEvidence[] = DEFAULT_EVIDENCE
     evidenceIds: files.map((f) => f.evidenceId),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Assembles the plan's bundle and writes the whole zip to `path`, as a download would stream it:
+ * the skeleton from memory, the evidence through the plan's own `open()`.
+ */
+export async function writeBundle(plan: BundlePlan, options: AssembleBundleOptions & { path: string }): Promise<AssembledBundle> {
+  const bundle = await assembleBundle(plan, options);
+  const evidence = new Map(plan.evidenceFiles.map((f) => [f.sha256, f]));
+  const store = {
+    async open(blob: string, range?: { start: number; end: number }): Promise<Readable> {
+      if (blob === bundle.skeletonSha256) return Readable.from([bundle.skeleton.subarray(range!.start, range!.end + 1)]);
+      const file = evidence.get(blob)!;
+      if (range!.start !== 0 || range!.end !== file.sizeBytes - 1) throw new Error('evidence is always streamed whole');
+      return file.open();
+    },
+  };
+  await pipeline(bundleStream(store, bundle.segments, bundle.sha256, null), createWriteStream(options.path));
+  return bundle;
 }
 
 /** Runs `custodia …` in a child process with no database configured; resolves with its exit code and output. */

@@ -3,9 +3,8 @@
 import t from 'tap';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeBundle } from '../../src/modules/exports/bundle/bundle-writer.ts';
 import { verifyBundle } from '../../src/verify/verify-bundle.ts';
-import { makeFixture } from '../exports/fixture.ts';
+import { makeFixture, writeBundle } from '../exports/fixture.ts';
 
 const MiB = 1024 * 1024;
 const SIZE = 300 * MiB + 12_345;

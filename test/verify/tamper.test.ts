@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { parseCheckpoint, signCheckpoint } from '../../src/custody/index.ts';
 import { generateSigningKey, sign } from '../../src/crypto/index.ts';
 import type { SigningKey } from '../../src/crypto/index.ts';
-import { bundleEvidencePath, writeBundle } from '../../src/modules/exports/bundle/bundle-writer.ts';
+import { bundleEvidencePath } from '../../src/modules/exports/bundle/bundle-writer.ts';
 import { verifyBundle } from '../../src/verify/verify-bundle.ts';
-import { custodia, makeFixture, verifyInProcess } from '../exports/fixture.ts';
+import { custodia, makeFixture, verifyInProcess, writeBundle } from '../exports/fixture.ts';
 import { flipByte, readZip, writeZip } from './rezip.ts';
 import type { Files } from './rezip.ts';
 

@@ -2,9 +2,9 @@
 // place in the checkpoint's tree is still proven, and a wrong hash or proof is caught.
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { writeBundle, type BundleLogLine } from '../../src/modules/exports/bundle/bundle-writer.ts';
+import type { BundleLogLine } from '../../src/modules/exports/bundle/bundle-writer.ts';
 import { verifyBundle } from '../../src/verify/verify-bundle.ts';
-import { makeFixture } from '../exports/fixture.ts';
+import { makeFixture, writeBundle } from '../exports/fixture.ts';
 
 async function bundleWith(t: Test, change: (line: BundleLogLine & { entry: unknown }) => BundleLogLine | Record<string, unknown>) {
   const fixture = await makeFixture();

@@ -5,10 +5,9 @@ import type { Test } from 'tap';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeBundle } from '../../src/modules/exports/bundle/bundle-writer.ts';
 import { verifyBundle } from '../../src/verify/verify-bundle.ts';
 import { unsafeNameReason } from '../../src/verify/zip-archive.ts';
-import { makeFixture } from '../exports/fixture.ts';
+import { makeFixture, writeBundle } from '../exports/fixture.ts';
 import { readZip, writeZip } from './rezip.ts';
 import type { Files } from './rezip.ts';
 

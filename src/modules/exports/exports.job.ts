@@ -6,13 +6,14 @@
 //   3. integrate the custody queue, sign a checkpoint covering those entries, gather every entry
 //      of the items up to it with its inclusion proof;
 //   4. load the records as the API answers them, minus what consent withholds;
-//   5. write the zip into this export's own work directory (a retry clears it first), re-hashing
-//      evidence on the way; move it into the blob store under its SHA-256; mark the row done.
+//   5. lay out the zip, reading every evidence file once to re-hash it (and for its CRC-32 and
+//      the bundle's own hash); store the zip's skeleton (structure and small files) as a blob;
+//      mark the row done with the segments that make the zip. Evidence is never copied: a
+//      download interleaves the skeleton with the evidence blobs (bundle/bundle-stream.ts).
 //
-// Only then is the bundle visible (status done, storage key set). A mismatch between stored
-// evidence bytes and their recorded hash fails the export for good, loudly.
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+// Only then is the bundle visible (status done, segments set). A crashed attempt leaves at most
+// an unreferenced skeleton blob. A mismatch between stored evidence bytes and their recorded hash
+// fails the export for good, loudly.
 import { Buffer } from 'node:buffer';
 import { inclusionProofFrom, subtreeHashes, type CustodyEntry } from '../../custody/index.ts';
 import type { Config } from '../../config.ts';
@@ -24,7 +25,7 @@ import { audit } from '../audit/audit.ts';
 import { appendCustodyEntry, integrateCustodyQueue } from '../custody/custody.append.ts';
 import { signCheckpoint } from '../custody/checkpoints.ts';
 import { leafHashes } from '../custody/custody.repository.ts';
-import { EvidenceIntegrityError, writeBundle, type BundleLogLine, type Redaction } from './bundle/bundle-writer.ts';
+import { assembleBundle, EvidenceIntegrityError, type BundleLogLine, type Redaction } from './bundle/bundle-writer.ts';
 import type { EvidenceCsvRow } from './bundle/evidence-csv.ts';
 import { claimExport, findExport, updateAttempt, type ExportRow } from './exports.repository.ts';
 import { isWholeCase, loadExportRecords, resolveScope, type ExportScope } from './exports.records.ts';
@@ -55,10 +56,6 @@ export class ExportBusyError extends Error {
 }
 
 const jobActor = (exportId: string): Actor => ({ user: null, requestId: `export-job-${exportId}`, address: 'worker', userAgent: 'custodia-export-job' });
-
-export function exportWorkDirectory(config: Pick<Config, 'dataDir'>, exportId: string): string {
-  return join(config.dataDir, 'exports', 'work', exportId);
-}
 
 /** The evidence items of this export, with their `exported` custody entries queued once. */
 async function recordCustody(deps: ExportJobDeps, row: ExportRow, attempt: number): Promise<string[]> {
@@ -157,10 +154,6 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
   deps.log.info(log, 'export started');
 
   const store = deps.store ?? blobStoreFor(deps.config);
-  const workDir = exportWorkDirectory(deps.config, exportId);
-  // What an earlier attempt of this export left behind (a crash mid-write).
-  await rm(workDir, { recursive: true, force: true });
-  await mkdir(workDir, { recursive: true, mode: 0o700 });
 
   const abort = new AbortController();
   let lastBeat = Date.now();
@@ -211,10 +204,9 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
       reviewStatus: e.reviewStatus,
     }));
 
-    const path = join(workDir, 'bundle.zip');
     let lastProgress = 0;
     let progressWrite: Promise<void> = Promise.resolve();
-    const written = await writeBundle(
+    const bundle = await assembleBundle(
       {
         exportId,
         createdAt: row.createdAt,
@@ -237,7 +229,6 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
         custody: { lines, checkpoint: checkpoint.note },
       },
       {
-        path,
         signingKey: deps.keys.signing,
         signal: abort.signal,
         onProgress: ({ bytesWritten, estimatedTotalBytes }) => {
@@ -253,15 +244,24 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
     await progressWrite;
     abort.signal.throwIfAborted();
 
-    const temp = await store.adoptLocalFile(written.path);
-    const { storageKey } = await store.commit(temp, written.sha256);
+    const skeleton = await store.createTemp();
+    let storageKey: string;
+    try {
+      await skeleton.write(bundle.skeleton);
+      await skeleton.finish();
+      ({ storageKey } = await store.commit(skeleton, bundle.skeletonSha256));
+    } catch (error) {
+      await store.abort(skeleton);
+      throw error;
+    }
     await deps.db.$transaction(async (tx) => {
       const owned = await updateAttempt(tx, exportId, attempt, {
         status: 'done',
         progress: 1,
-        bytes: BigInt(written.bytes),
-        sha256: written.sha256,
+        bytes: BigInt(bundle.bytes),
+        sha256: bundle.sha256,
         storageKey,
+        segments: bundle.segments,
         finishedAt: new Date(),
         heartbeatAt: null,
       });
@@ -274,8 +274,8 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
         actorId: null,
         details: {
           attempt,
-          bytes: written.bytes,
-          sha256: written.sha256,
+          bytes: bundle.bytes,
+          sha256: bundle.sha256,
           evidence: evidenceIds.length,
           checkpointSize: checkpoint.size,
           redaction: row.redaction,
@@ -296,7 +296,7 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
         });
       }
     });
-    deps.log.info({ ...log, bytes: written.bytes, sha256: written.sha256 }, 'export done');
+    deps.log.info({ ...log, bytes: bundle.bytes, sha256: bundle.sha256 }, 'export done');
   } catch (error) {
     if (error instanceof ExportTakenOverError || abort.signal.reason instanceof ExportTakenOverError) {
       deps.log.warn(log, 'export attempt stopped: another attempt took over');
@@ -326,6 +326,5 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
     throw error;
   } finally {
     clearInterval(heartbeat);
-    await rm(workDir, { recursive: true, force: true }).catch(() => {});
   }
 }

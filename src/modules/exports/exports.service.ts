@@ -5,12 +5,13 @@ import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
 import type { Caller } from '../../http/caller.ts';
 import { AppError, conflict, invalidFields, notFound, type FieldError } from '../../http/errors.ts';
-import { BlobNotFoundError, type BlobStore } from '../../storage/index.ts';
+import type { BlobStore } from '../../storage/index.ts';
 import { audit } from '../audit/audit.ts';
 import { authorize, caseRoleOf } from '../cases/access.ts';
 import { roleMay } from '../cases/case-permissions.ts';
 import { parseRange } from '../evidence/evidence.range.ts';
-import type { Redaction } from './bundle/bundle-writer.ts';
+import type { BundleSegment, Redaction } from './bundle/bundle-writer.ts';
+import { BundleIntegrityError, bundleStream, segmentsInRange } from './bundle/bundle-stream.ts';
 import { enqueueExport } from './exports.queue.ts';
 import { evidenceOfCase, findExport, incidentsOfCase, insertExport, type ExportRow, type ExportStatus } from './exports.repository.ts';
 import type { ExportScope } from './exports.records.ts';
@@ -108,6 +109,11 @@ export interface BundleToServe {
   stream: Readable;
 }
 
+/** The blob ranges that make the zip; an export finished before segments existed is one whole blob. */
+function bundleSegments(row: ExportRow): BundleSegment[] {
+  return (row.segments as BundleSegment[] | null) ?? [{ blob: row.sha256!, start: 0, length: Number(row.bytes) }];
+}
+
 /**
  * Opens a finished bundle. Each download is an audit entry, not a custody entry: the custody log
  * records what happens to evidence, and the export already appended one `exported` entry per item
@@ -124,16 +130,20 @@ export async function openBundle(deps: ExportsDeps, caller: Caller, id: string, 
     throw new AppError('range_not_satisfiable', `The bundle holds ${sizeBytes} bytes.`, { headers: { 'content-range': `bytes */${sizeBytes}` } });
   }
   const range = requested.kind === 'range' ? { start: requested.start, end: requested.end } : null;
-  let stream: Readable;
-  try {
-    stream = await deps.store.open(row.sha256, range ?? undefined);
-  } catch (error) {
-    if (error instanceof BlobNotFoundError) {
-      deps.log?.error({ exportId: id }, 'the stored bundle of a finished export is missing');
+  const segments = bundleSegments(row);
+  const needed = new Set((range ? segmentsInRange(segments, range) : segments).map((s) => s.blob));
+  for (const blob of needed) {
+    if (!(await deps.store.exists(blob))) {
+      deps.log?.error({ exportId: id }, 'a stored blob of a finished export is missing');
       throw new AppError('service_unavailable', 'The stored bundle cannot be read.');
     }
-    throw error;
   }
+  const stream = bundleStream(deps.store, segments, row.sha256, range);
+  stream.on('error', (error) => {
+    if (!(error instanceof BundleIntegrityError)) return;
+    deps.log?.error({ exportId: id, err: { message: error.message } }, 'download stopped: the bundle\'s stored bytes changed since the export');
+    audit(deps.db, caller, { action: 'export.download', outcome: 'failure', ...target, details: { reason: 'bundle_integrity' } }).catch(() => {});
+  });
   try {
     await audit(deps.db, caller, {
       action: 'export.download',

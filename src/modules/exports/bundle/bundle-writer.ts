@@ -1,24 +1,16 @@
-// Writes an exported case file: a zip whose root is one BagIt bag (RFC 8493), streamed with
-// yazl (zip64 when an entry or the archive needs it). Evidence bytes are stored as they are and
-// re-hashed on their way into the zip; any difference from the recorded hash or size aborts the
-// whole write. The zip is written to a temporary file beside its destination, synced, then
-// renamed: a bundle is either complete under its name or absent.
-import { createHash, randomUUID } from 'node:crypto';
-import type { Hash } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { Transform, Writable } from 'node:stream';
-import type { PassThrough, Readable, TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { ZipFile } from 'yazl';
+// Lays out an exported case file: a zip whose root is one BagIt bag (RFC 8493). Evidence is
+// stored as it is, never copied: the export keeps the zip's structure and small files (its
+// "skeleton") and the list of segments that interleave them with the evidence blobs; a download
+// streams that sequence. Building the layout reads every evidence file once, re-hashing it: any
+// difference from the recorded hash or size aborts the export.
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { parseCheckpoint, verifyCheckpoint } from '../../../custody/index.ts';
 import type { CustodyEntry, JsonObject } from '../../../custody/index.ts';
 import { sign } from '../../../crypto/index.ts';
 import type { SigningKey } from '../../../crypto/index.ts';
 import { evidenceCsv } from './evidence-csv.ts';
 import type { EvidenceCsvRow } from './evidence-csv.ts';
-import { useNativeCrc32ForYazl } from './fast-crc32.ts';
 import {
   BAG_INFO_TXT,
   BAGIT_TXT,
@@ -41,10 +33,9 @@ import {
 import type { RecordKind } from './layout.ts';
 import { safeFileName } from './safe-name.ts';
 import { verifyInstructions } from './verify-instructions.ts';
+import { EvidenceDigest } from './evidence-digest.ts';
+import { ZipWriter } from './zip-writer.ts';
 
-useNativeCrc32ForYazl();
-
-const CHUNK_BYTES = 1024 * 1024;
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 export type Redaction = 'protect_witnesses' | 'full';
@@ -89,21 +80,10 @@ export type BundlePlan = {
 
 export type BundleProgress = { bytesWritten: number; estimatedTotalBytes: number };
 
-export type WriteBundleOptions = {
-  /** Final path of the zip; its directory must exist. */
-  path: string;
+export type AssembleBundleOptions = {
   signingKey: SigningKey;
   onProgress?: (progress: BundleProgress) => void;
   signal?: AbortSignal;
-};
-
-export type WrittenBundle = {
-  path: string;
-  bytes: number;
-  /** SHA-256 (hex) of the whole zip. */
-  sha256: string;
-  payloadFiles: number;
-  payloadBytes: number;
 };
 
 export class BundlePlanError extends Error {
@@ -257,146 +237,88 @@ function bagFiles(plan: BundlePlan, key: SigningKey): { tag: BufferEntry[]; payl
   return { tag, payload, files: everyPayloadFile };
 }
 
-/** Passes evidence bytes through, hashing and counting them; fails at the end on any difference. */
-class EvidenceCheck extends Transform {
-  private readonly hash: Hash = createHash('sha256');
-  private bytes = 0;
 
-  constructor(private readonly file: BundleEvidenceFile) {
-    super({ highWaterMark: CHUNK_BYTES });
-  }
+/** Where the zip's bytes come from, in order: a range of a stored blob. */
+export type BundleSegment = { blob: string; start: number; length: number };
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.file.sizeBytes) {
-      callback(new EvidenceIntegrityError(this.file.evidenceId, this.file, { sha256: null, sizeBytes: this.bytes }));
-      return;
-    }
-    this.hash.update(chunk);
-    callback(null, chunk);
-  }
+export type AssembledBundle = {
+  /** The zip's own bytes (structure and small files), stored once as a blob of their own. */
+  skeleton: Buffer;
+  skeletonSha256: string;
+  /** The whole zip: ranges of the skeleton interleaved with the evidence blobs, never copied. */
+  segments: BundleSegment[];
+  bytes: number;
+  /** SHA-256 (hex) of the whole zip. */
+  sha256: string;
+  payloadFiles: number;
+  payloadBytes: number;
+};
 
-  override _flush(callback: TransformCallback): void {
-    const sha256 = this.hash.digest('hex');
-    if (sha256 !== this.file.sha256 || this.bytes !== this.file.sizeBytes) {
-      callback(new EvidenceIntegrityError(this.file.evidenceId, this.file, { sha256, sizeBytes: this.bytes }));
-      return;
-    }
-    callback();
-  }
-}
-
-/** Counts and hashes the zip on its way to disk. */
-class OutputMeter extends Transform {
-  readonly hash: Hash = createHash('sha256');
-  bytes = 0;
-
-  constructor(private readonly onChunk: (bytes: number) => void) {
-    super({ highWaterMark: CHUNK_BYTES });
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    this.onChunk(this.bytes);
-    callback(null, chunk);
-  }
-}
-
-/** Writes to an open file handle; the caller syncs and closes it. */
-function fileSink(handle: FileHandle): Writable {
-  return new Writable({
-    highWaterMark: CHUNK_BYTES,
-    write(chunk: Buffer, _encoding, callback) {
-      handle.write(chunk).then(() => callback(), callback);
-    },
-    writev(chunks, callback) {
-      handle.writev(chunks.map((c) => c.chunk as Buffer)).then(() => callback(), callback);
-    },
-  });
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  try {
-    const dir = await open(path, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename itself is still atomic.
-  }
-}
-
-export async function writeBundle(plan: BundlePlan, options: WriteBundleOptions): Promise<WrittenBundle> {
+/**
+ * Lays out the bundle and reads every evidence file once: its bytes must hash to the recorded
+ * SHA-256 and have the recorded size (else EvidenceIntegrityError), they give the zip its CRC-32s,
+ * and they go into the bundle's own hash. Nothing is written: the caller stores the skeleton, and
+ * a download assembles the zip from it and the evidence blobs (see bundle-stream.ts).
+ */
+export async function assembleBundle(plan: BundlePlan, options: AssembleBundleOptions): Promise<AssembledBundle> {
   options.signal?.throwIfAborted();
   const { tag, payload, files } = bagFiles(plan, options.signingKey);
-  const mtime = plan.createdAt;
-  const estimatedTotalBytes =
-    [...tag, ...payload].reduce((sum, f) => sum + f.bytes.length, 0) + plan.evidenceFiles.reduce((sum, f) => sum + f.sizeBytes, 0);
-
-  const zip = new ZipFile();
-  const output = zip.outputStream as PassThrough;
-  let failure: Error | undefined;
-  let source: Readable | undefined;
-  zip.on('error', (error: unknown) => {
-    if (failure !== undefined) return;
-    failure = error instanceof Error ? error : new Error(String(error));
-    source?.destroy();
-    output.destroy(failure);
-  });
-  // Emitting on the zip also sets yazl's own "errored" flag, which stops it pumping entries.
-  const fail = (error: unknown): void => {
-    zip.emit('error', error);
+  const estimatedTotalBytes = [...tag, ...payload].reduce((sum, f) => sum + f.bytes.length, 0) + plan.evidenceFiles.reduce((sum, f) => sum + f.sizeBytes, 0);
+  const entry = { mtime: plan.createdAt, mode: 0o100644 };
+  const zip = new ZipWriter();
+  const zipHash = createHash('sha256');
+  const skeleton: Buffer[] = [];
+  let skeletonBytes = 0;
+  const segments: (BundleSegment & { inSkeleton: boolean })[] = [];
+  const structure = (bytes: Buffer): void => {
+    zipHash.update(bytes);
+    const last = segments.at(-1);
+    if (last?.inSkeleton) last.length += bytes.length;
+    else segments.push({ blob: '', start: skeletonBytes, length: bytes.length, inSkeleton: true });
+    skeleton.push(bytes);
+    skeletonBytes += bytes.length;
+    options.onProgress?.({ bytesWritten: zip.offset, estimatedTotalBytes });
   };
 
-  for (const file of [...tag, ...payload]) {
-    zip.addBuffer(file.bytes, file.path, { compress: file.compress, mtime, mode: 0o100644 });
-  }
-  for (const file of plan.evidenceFiles) {
-    const path = bundleEvidencePath(file.evidenceId, file.originalName);
-    zip.addReadStreamLazy(path, { size: file.sizeBytes, compress: false, mtime, mode: 0o100644 }, (callback) => {
-      if (failure !== undefined) return;
-      file.open().then(
-        (opened) => {
-          source = opened;
-          if (failure !== undefined) {
-            opened.destroy();
-            return;
-          }
-          const check = new EvidenceCheck(file);
-          opened.on('error', fail);
-          check.on('error', fail);
-          callback(null, opened.pipe(check));
-        },
-        (error: unknown) => fail(error),
-      );
-    });
-  }
-  zip.end();
-
-  const onAbort = (): void => fail(options.signal?.reason ?? new Error('aborted'));
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-
-  const temporary = `${options.path}.partial-${randomUUID()}`;
-  const handle = await open(temporary, 'wx', 0o600);
-  const meter = new OutputMeter((bytesWritten) => options.onProgress?.({ bytesWritten, estimatedTotalBytes }));
+  for (const file of [...tag, ...payload]) structure(zip.addBuffer(file.path, file.bytes, { ...entry, compress: file.compress }));
+  const evidenceDigest = new EvidenceDigest();
   try {
-    await pipeline(output, meter, fileSink(handle));
-    if (failure !== undefined) throw failure;
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, options.path);
-    await syncDirectory(dirname(options.path));
-  } catch (error) {
-    await handle.close().catch(() => {});
-    await unlink(temporary).catch(() => {});
-    throw failure ?? error;
+    for (const file of plan.evidenceFiles) {
+      options.signal?.throwIfAborted();
+      structure(zip.beginStream(bundleEvidencePath(file.evidenceId, file.originalName), file.sizeBytes, entry));
+      const source = await file.open();
+      let bytes = 0;
+      try {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          options.signal?.throwIfAborted();
+          bytes += chunk.length;
+          if (bytes > file.sizeBytes) throw new EvidenceIntegrityError(file.evidenceId, file, { sha256: null, sizeBytes: bytes });
+          zipHash.update(chunk);
+          options.onProgress?.({ bytesWritten: zip.offset + bytes, estimatedTotalBytes });
+          await evidenceDigest.update(chunk);
+        }
+      } finally {
+        source.destroy();
+      }
+      const { sha256, crc32 } = await evidenceDigest.digest();
+      if (sha256 !== file.sha256 || bytes !== file.sizeBytes) throw new EvidenceIntegrityError(file.evidenceId, file, { sha256, sizeBytes: bytes });
+      if (file.sizeBytes > 0) segments.push({ blob: file.sha256, start: 0, length: file.sizeBytes, inSkeleton: false });
+      structure(zip.endStream(crc32));
+    }
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
+    await evidenceDigest.close();
   }
-  const payloadFiles = files.length;
-  const payloadBytes = files.reduce((sum, f) => sum + f.sizeBytes, 0);
-  return { path: options.path, bytes: meter.bytes, sha256: meter.hash.digest('hex'), payloadFiles, payloadBytes };
+  structure(zip.finish());
+
+  const skeletonBuffer = Buffer.concat(skeleton, skeletonBytes);
+  const skeletonSha256 = sha256Hex(skeletonBuffer);
+  return {
+    skeleton: skeletonBuffer,
+    skeletonSha256,
+    segments: segments.map(({ inSkeleton, ...segment }) => (inSkeleton ? { ...segment, blob: skeletonSha256 } : segment)),
+    bytes: zip.offset,
+    sha256: zipHash.digest('hex'),
+    payloadFiles: files.length,
+    payloadBytes: files.reduce((sum, f) => sum + f.sizeBytes, 0),
+  };
 }
