@@ -171,6 +171,21 @@ t.test('rate limit per account, also for unknown emails', async (t) => {
   ctx.secrets.add(again.body.token);
 });
 
+t.test('a success clears the account\'s failures; the address limit still counts it', async (t) => {
+  const ctx = await createTestContext(t, { CUSTODIA_LOGIN_MAX_FAILURES: '3', CUSTODIA_LOGIN_FAILURE_WINDOW: '15m' });
+  const user = await ctx.createUser();
+  for (let i = 0; i < 2; i++) t.equal((await login(ctx, { email: user.email, password: `typo ${i} password` }, nextAddress())).status, 401);
+  const success = await login(ctx, { email: user.email, password: user.password }, nextAddress());
+  t.equal(success.status, 200);
+  ctx.secrets.add(success.body.token);
+  for (let i = 0; i < 2; i++) t.equal((await login(ctx, { email: user.email, password: `typo ${i} again` }, nextAddress())).status, 401, 'two failures since the success');
+  const stillIn = await login(ctx, { email: user.email, password: user.password }, nextAddress());
+  t.equal(stillIn.status, 200, 'four failures in the window, but two since the last success');
+  ctx.secrets.add(stillIn.body.token);
+  for (let i = 0; i < 3; i++) t.equal((await login(ctx, { email: user.email, password: `guess ${i} password` }, nextAddress())).status, 401);
+  t.equal((await login(ctx, { email: user.email, password: user.password }, nextAddress())).status, 429, 'three failures since the last success lock it');
+});
+
 t.test('rate limit per address, refused attempts included', async (t) => {
   const ctx = await createTestContext(t, { CUSTODIA_LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '4', CUSTODIA_LOGIN_ADDRESS_WINDOW: '1m' });
   const user = await ctx.createUser();

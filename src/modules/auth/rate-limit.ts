@@ -1,6 +1,8 @@
 // Login rate limits, kept in login_attempts so that they hold across service instances:
-// failures per account (unknown emails included) and attempts per address (refused ones
-// included). Windows are measured with the database clock, the one all instances share.
+// failures per account since its last success (unknown emails included) and attempts per address
+// (refused ones and successes included). Windows are measured with the database clock, the one
+// all instances share. A success clears the account's count: whoever succeeds knows the password,
+// and a user who mistyped it nine times should not be locked out by the tenth typo of the week.
 import type { Db } from '../../database/client.ts';
 
 export interface LoginLimits {
@@ -26,6 +28,7 @@ export async function loginRetryAfter(db: Db, email: string, address: string, li
       FROM login_attempts
       WHERE email = ${email} AND NOT succeeded AND NOT refused
         AND at > now() - make_interval(secs => ${limits.loginAccountWindowSeconds})
+        AND at > COALESCE((SELECT max(at) FROM login_attempts WHERE email = ${email} AND succeeded), '-infinity')
       ORDER BY at DESC OFFSET ${limits.loginAccountMaxFailures - 1} LIMIT 1`,
   );
   const perAddress = secondsUntilAdmitted(
