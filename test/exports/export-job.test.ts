@@ -202,6 +202,42 @@ t.test('Range downloads', async (t) => {
   t.ok(audits.some((a) => a.outcome === 'failure'));
 });
 
+t.test('each download is an accessed custody entry for every item whose bytes it serves', async (t) => {
+  const started = await ctx.json(lead, 'POST', `/api/v1/cases/${testCase.id}/exports`, { scope: { evidenceIds: [realistic.evidence.document, realistic.evidence.unlinked] } });
+  const done = await waitForExport(ctx, lead, started.body.id);
+  const url = `/api/v1/exports/${done.id}/download`;
+  const accessed = async () =>
+    (await ctx.db.custodyEntry.findMany({ where: { caseId: testCase.id, action: 'accessed' }, orderBy: { seq: 'asc' } }))
+      .map((e) => JSON.parse(e.entry))
+      .filter((e) => e.details.exportId === done.id);
+  t.same(await accessed(), [], 'none before a download');
+
+  const whole = await ctx.inject(counsel, { method: 'GET', url });
+  t.equal(whole.statusCode, 404, 'counsel did not create it');
+  const full = await ctx.inject(lead, { method: 'GET', url });
+  t.equal(full.statusCode, 200);
+  let entries = await accessed();
+  t.same(entries.map((e) => e.evidenceId).sort(), [realistic.evidence.document, realistic.evidence.unlinked].sort(), 'a whole download: every item');
+  t.ok(entries.every((e) => e.actorId === lead.id && e.details.range === null));
+
+  const row = await ctx.db.export.findUniqueOrThrow({ where: { id: done.id } });
+  const segments = row.segments as { length: number; evidenceId?: string }[];
+  const head = await ctx.inject(lead, { method: 'GET', url, headers: { range: 'bytes=0-29' } });
+  t.equal(head.statusCode, 206);
+  t.equal((await accessed()).length, 2, 'a range of the skeleton only serves no evidence');
+  let offset = 0;
+  const at = segments.findIndex((s) => s.evidenceId !== undefined);
+  for (const s of segments.slice(0, at)) offset += s.length;
+  const one = await ctx.inject(lead, { method: 'GET', url, headers: { range: `bytes=${offset}-${offset + 3}` } });
+  t.equal(one.statusCode, 206);
+  entries = await accessed();
+  t.equal(entries.length, 3);
+  t.same(entries.at(-1).evidenceId, segments[at]!.evidenceId, 'a range within one file: that item');
+  t.same(entries.at(-1).details, { exportId: done.id, range: `bytes=${offset}-${offset + 3}` });
+  const verified = await ctx.json(lead, 'GET', `/api/v1/cases/${testCase.id}/custody/verify`);
+  t.equal(verified.body.valid, true, 'the log still verifies');
+});
+
 t.test('stored evidence bytes that differ from their hash fail the export loudly', async (t) => {
   const row = await ctx.db.evidence.findUniqueOrThrow({ where: { id: realistic.evidence.unlinked } });
   const store = new FilesystemBlobStore(join(ctx.dataDir, 'blobs'));

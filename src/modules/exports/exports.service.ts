@@ -7,6 +7,7 @@ import type { Caller } from '../../http/caller.ts';
 import { AppError, conflict, invalidFields, notFound, type FieldError } from '../../http/errors.ts';
 import type { BlobStore } from '../../storage/index.ts';
 import { audit } from '../audit/audit.ts';
+import { appendCustodyEvent } from '../custody/custody.append.ts';
 import { authorize, caseRoleOf } from '../cases/access.ts';
 import { roleMay } from '../cases/case-permissions.ts';
 import { parseRange } from '../evidence/evidence.range.ts';
@@ -115,9 +116,10 @@ function bundleSegments(row: ExportRow): BundleSegment[] {
 }
 
 /**
- * Opens a finished bundle. Each download is an audit entry, not a custody entry: the custody log
- * records what happens to evidence, and the export already appended one `exported` entry per item
- * when the bundle was made; a download of the bundle is a copy of that export, audited per request.
+ * Opens a finished bundle. Each download is an audit entry, and, before its first byte goes out,
+ * an `accessed` custody entry (details: the export, the range) for every evidence item whose
+ * bytes it serves: all of the export's items for a whole download, those the range reaches
+ * otherwise (a range of an export made before segments existed counts them all).
  */
 export async function openBundle(deps: ExportsDeps, caller: Caller, id: string, rangeHeader: string | undefined): Promise<BundleToServe> {
   const row = await visibleExport(deps, caller, id);
@@ -130,14 +132,17 @@ export async function openBundle(deps: ExportsDeps, caller: Caller, id: string, 
     throw new AppError('range_not_satisfiable', `The bundle holds ${sizeBytes} bytes.`, { headers: { 'content-range': `bytes */${sizeBytes}` } });
   }
   const range = requested.kind === 'range' ? { start: requested.start, end: requested.end } : null;
+  const rangeText = range ? `bytes=${range.start}-${range.end}` : null;
   const segments = bundleSegments(row);
-  const needed = new Set((range ? segmentsInRange(segments, range) : segments).map((s) => s.blob));
-  for (const blob of needed) {
+  const served = range ? segmentsInRange(segments, range) : segments;
+  for (const blob of new Set(served.map((s) => s.blob))) {
     if (!(await deps.store.exists(blob))) {
       deps.log?.error({ exportId: id }, 'a stored blob of a finished export is missing');
       throw new AppError('service_unavailable', 'The stored bundle cannot be read.');
     }
   }
+  const reached = range && row.segments ? new Set(served.flatMap((s) => (s.evidenceId ? [s.evidenceId] : []))) : new Set(row.includedEvidenceIds);
+  const items = await deps.db.evidence.findMany({ where: { caseId: row.caseId, id: { in: [...reached] } }, select: { id: true, sha256: true }, orderBy: { id: 'asc' } });
   const stream = bundleStream(deps.store, segments, row.sha256, range);
   stream.on('error', (error) => {
     if (!(error instanceof BundleIntegrityError)) return;
@@ -148,8 +153,20 @@ export async function openBundle(deps: ExportsDeps, caller: Caller, id: string, 
     await audit(deps.db, caller, {
       action: 'export.download',
       ...target,
-      details: { sha256: row.sha256, range: range ? `bytes=${range.start}-${range.end}` : null },
+      details: { sha256: row.sha256, range: rangeText },
     });
+    await Promise.all(
+      items.map((item) =>
+        appendCustodyEvent(deps.db, {
+          caseId: row.caseId,
+          evidenceId: item.id,
+          evidenceSha256: item.sha256,
+          action: 'accessed',
+          actorId: caller.user.id,
+          details: { exportId: id, range: rangeText },
+        }),
+      ),
+    );
   } catch (error) {
     stream.destroy();
     throw error;

@@ -22,7 +22,7 @@ export function segmentsInRange(segments: readonly BundleSegment[], range: ByteR
     if (last < range.start || first > range.end) continue;
     const from = Math.max(range.start, first) - first;
     const to = Math.min(range.end, last) - first;
-    cut.push({ blob: segment.blob, start: segment.start + from, length: to - from + 1 });
+    cut.push({ ...segment, start: segment.start + from, length: to - from + 1 });
   }
   return cut;
 }

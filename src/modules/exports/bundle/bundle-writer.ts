@@ -238,8 +238,8 @@ function bagFiles(plan: BundlePlan, key: SigningKey): { tag: BufferEntry[]; payl
 }
 
 
-/** Where the zip's bytes come from, in order: a range of a stored blob. */
-export type BundleSegment = { blob: string; start: number; length: number };
+/** Where the zip's bytes come from, in order: a range of a stored blob (an evidence file's names its item). */
+export type BundleSegment = { blob: string; start: number; length: number; evidenceId?: string };
 
 export type AssembledBundle = {
   /** The zip's own bytes (structure and small files), stored once as a blob of their own. */
@@ -302,7 +302,7 @@ export async function assembleBundle(plan: BundlePlan, options: AssembleBundleOp
       }
       const { sha256, crc32 } = await evidenceDigest.digest();
       if (sha256 !== file.sha256 || bytes !== file.sizeBytes) throw new EvidenceIntegrityError(file.evidenceId, file, { sha256, sizeBytes: bytes });
-      if (file.sizeBytes > 0) segments.push({ blob: file.sha256, start: 0, length: file.sizeBytes, inSkeleton: false });
+      if (file.sizeBytes > 0) segments.push({ blob: file.sha256, start: 0, length: file.sizeBytes, evidenceId: file.evidenceId, inSkeleton: false });
       structure(zip.endStream(crc32));
     }
   } finally {
