@@ -36,7 +36,7 @@ export type Digest = { sha256: string; crc32: number };
 
 export class EvidenceDigest {
   private readonly ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
-  private readonly worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring, slotBytes: SLOT_BYTES } });
+  private readonly worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { ring: this.ring, slotBytes: SLOT_BYTES } });
   private readonly freeSlots = Array.from({ length: SLOTS }, (_, i) => i);
   private slotFreed: (() => void) | null = null;
   private digestWaiting: ((digest: Digest) => void) | null = null;
