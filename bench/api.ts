@@ -6,11 +6,12 @@
 // Both servers run as processes of their own, the service as production starts it (`custodia
 // serve`, through bin/custodia.js: the build in dist/, so `npm run build` after changing src/),
 // the baseline from bench/lib/bare-server.ts; this process only generates the load (autocannon).
-// Each server's CPU time per request (from /proc) is printed beside its latency: it is the figure
-// that other work on the machine disturbs least. BENCH_API_NODE_ARGS adds node options to the
+// Each server's CPU time per request (from /proc), and that of the PostgreSQL backends serving the
+// scratch database, are printed beside its latency: they are the figures that other work on the
+// machine disturbs least. BENCH_API_NODE_ARGS adds node options to the
 // service's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of it under load.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const PASSWORD = 'benchmark password, long enough';
 const ROOT = new URL('..', import.meta.url).pathname;
 
-/** CPU time (user + system, every thread) a process has used so far, in ms; NaN without /proc. */
+/** CPU time (user + system, every thread) a process has used so far, in ms; 0 once it is gone. */
 function cpuMs(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -33,16 +34,50 @@ function cpuMs(pid: number): number {
     // utime and stime are fields 14 and 15 of the line, in clock ticks (100 a second on Linux).
     return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
-    return NaN;
+    return 0;
   }
 }
 
-async function load(url: string, server: ChildProcess, headers: Record<string, string> = {}) {
-  const cpuBefore = cpuMs(server.pid!);
+/** The PostgreSQL backends serving `database` (their title names it), by pid; none without /proc. */
+function backendsOf(database: string): number[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  // "postgres: [cluster name: ]user database address state"
+  const title = new RegExp(`^postgres: (?:\\S+: )?\\S+ ${database} `);
+  return pids.map(Number).filter((pid) => {
+    try {
+      return title.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** CPU time of the server and of the database's backends, so far (NaN without /proc). */
+function cpuSnapshot(server: ChildProcess, database: string) {
+  if (!existsSync('/proc/self/stat')) return { server: NaN, backends: new Map<number, number>() };
+  return { server: cpuMs(server.pid!), backends: new Map(backendsOf(database).map((pid) => [pid, cpuMs(pid)])) };
+}
+
+/** Under load: req/s, latency, and CPU per request of the server and of PostgreSQL (its backends on this database). */
+async function load(url: string, server: ChildProcess, database: string, headers: Record<string, string> = {}) {
+  const before = cpuSnapshot(server, database);
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, headers });
-  const cpu = cpuMs(server.pid!) - cpuBefore;
+  const after = cpuSnapshot(server, database);
   if (result.non2xx || result.errors) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuPerRequest: cpu / result.requests.total };
+  let databaseCpu = 0;
+  for (const [pid, ms] of after.backends) databaseCpu += ms - (before.backends.get(pid) ?? 0);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuPerRequest: (after.server - before.server) / result.requests.total,
+    databaseCpuPerRequest: Number.isNaN(before.server) ? NaN : databaseCpu / result.requests.total,
+  };
 }
 
 interface Server {
@@ -140,18 +175,21 @@ async function apiAndBaseline(): Promise<void> {
     if (check.status !== 200) throw new Error(`GET /cases/{id} answered ${check.status}`);
 
     // Warm-up, both sides (JIT, pools), not measured.
-    await load(bareUrl, bare.child);
-    await load(apiUrl, api.child, headers);
-    const baseline = await load(bareUrl, bare.child);
-    const measured = await load(apiUrl, api.child, headers);
+    const name = new URL(database.url).pathname.slice(1);
+    await load(bareUrl, bare.child, name);
+    await load(apiUrl, api.child, name, headers);
+    const baseline = await load(bareUrl, bare.child, name);
+    const measured = await load(apiUrl, api.child, name, headers);
     report('baseline_get_case_rps', baseline.rps, 'req/s');
     report('baseline_get_case_p50', baseline.p50, 'ms');
     report('baseline_get_case_p99', baseline.p99, 'ms');
     report('baseline_cpu_per_request', baseline.cpuPerRequest, 'ms');
+    report('baseline_db_cpu_per_request', baseline.databaseCpuPerRequest, 'ms');
     report('api_get_case_rps', measured.rps, 'req/s');
     report('api_get_case_p50', measured.p50, 'ms');
     report('api_get_case_p99', measured.p99, 'ms');
     report('api_cpu_per_request', measured.cpuPerRequest, 'ms');
+    report('api_db_cpu_per_request', measured.databaseCpuPerRequest, 'ms');
     report('api_to_baseline_ratio', measured.rps / baseline.rps);
   } finally {
     for (const server of servers) await server.stop();
