@@ -25,8 +25,8 @@ export class UsageError extends Error {
 }
 
 async function stderrLog(level: string) {
-  const { default: pino } = await import('pino');
-  return pino({ level }, pino.destination(2));
+  const [{ default: pino }, { baseLogOptions }] = await Promise.all([import('pino'), import('./http/log-redaction.ts')]);
+  return pino(baseLogOptions(level), pino.destination(2));
 }
 
 export async function withDatabase<T>(config: Config, run: (db: Database, url: string) => Promise<T>): Promise<T> {

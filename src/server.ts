@@ -9,6 +9,7 @@ import { buildApp } from './app.ts';
 import { loadConfig, type Config } from './config.ts';
 import { createDatabaseClient } from './database/client.ts';
 import { openDatabase } from './database/open.ts';
+import { baseLogOptions } from './http/log-redaction.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { loadKeys } from './keys.ts';
 import { startJobs } from './jobs/jobs.ts';
@@ -52,7 +53,7 @@ async function serveMetrics(metrics: Metrics, address: { host: string; port: num
 
 export async function serve(config: Config = loadConfig()): Promise<void> {
   const startedAt = performance.now();
-  const log = pino({ level: config.logLevel });
+  const log = pino(baseLogOptions(config.logLevel));
   const unlock = await lockDataDir(config);
   const database = await openDatabase(config, log);
   const db = createDatabaseClient(database.url);

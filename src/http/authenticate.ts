@@ -3,7 +3,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Database } from '../database/client.ts';
-import { findSessionByTokenHash, touchSession } from '../modules/auth/sessions.repository.ts';
+import { findSessionAndCase, findSessionByTokenHash, type SessionWithUser, touchSession } from '../modules/auth/sessions.repository.ts';
+import type { CaseWithRole } from '../modules/cases/cases.repository.ts';
 import { hashToken, looksLikeToken } from '../modules/auth/tokens.ts';
 import type { Actor, GlobalRole, SignedInUser } from './caller.ts';
 import { AppError, unauthenticated } from './errors.ts';
@@ -13,11 +14,27 @@ export type RouteAccess = 'public' | 'user' | 'admin';
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /**
+     * The route reads the case its `:caseId` names: authentication fetches it, with the caller's
+     * role in it, in the same statement as the session (request.preloadedCase).
+     */
+    preloadCase?: boolean;
   }
   interface FastifyRequest {
     actor: Actor;
+    /** Set on `preloadCase` routes for a signed-in caller and a well-formed id; null otherwise. */
+    preloadedCase: PreloadedCase | null;
   }
 }
+
+/** The case `id` as the signed-in caller's session read it (found: null when there is none). */
+export interface PreloadedCase {
+  id: string;
+  found: CaseWithRole | null;
+}
+
+// Only a well-formed id is sent with the session (anything else fails validation after this hook).
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // The idle clock is refreshed at most this often, so that reads do not each write a row.
 const TOUCH_INTERVAL_MS = 30_000;
@@ -32,12 +49,17 @@ function bearer(request: FastifyRequest): string | null {
 export default fp(
   async function authenticate(app: FastifyInstance, options: { db: Database; tokenIdleSeconds: number }) {
     app.decorateRequest('actor', null as unknown as Actor);
+    app.decorateRequest('preloadedCase', null);
 
     async function resolveUser(request: FastifyRequest): Promise<SignedInUser | null | 'invalid'> {
       const token = bearer(request);
       if (token === null) return null;
       if (!token || !looksLikeToken(token)) return 'invalid';
-      const session = await findSessionByTokenHash(options.db, hashToken(token));
+      const caseId = request.routeOptions.config.preloadCase ? (request.params as { caseId?: string }).caseId : undefined;
+      const withCase = caseId !== undefined && UUID.test(caseId);
+      const session: (SessionWithUser & { case?: CaseWithRole | null }) | null = withCase
+        ? await findSessionAndCase(options.db, hashToken(token), caseId)
+        : await findSessionByTokenHash(options.db, hashToken(token));
       const now = new Date();
       if (
         !session ||
@@ -49,6 +71,7 @@ export default fp(
         return 'invalid';
       }
       if (now.getTime() - session.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) await touchSession(options.db, session.id, now);
+      if (session.case !== undefined) request.preloadedCase = { id: caseId!, found: session.case };
       return { id: session.userId, role: session.user.role as GlobalRole, sessionId: session.id };
     }
 

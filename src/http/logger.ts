@@ -1,30 +1,11 @@
-// Log options shared by the service and its tests: JSON lines, request ids, and redaction of
-// everything secret. Fastify's request serializer logs method, url and address, never bodies.
+// The HTTP app's log options (the service and the tests): JSON lines, request ids, and redaction
+// of everything secret (./log-redaction.ts). Fastify's request serializer logs method, url and
+// address, never bodies.
 import { LogController, type FastifyServerOptions } from 'fastify';
-
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-  '*.password',
-  '*.currentPassword',
-  '*.newPassword',
-  '*.token',
-  '*.totp',
-  '*.code',
-  '*.secret',
-  '*.fullName',
-  '*.contact',
-  '*.dateOfBirth',
-  'err.config',
-];
+import { baseLogOptions } from './log-redaction.ts';
 
 export function loggerOptions(level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
-  return {
-    level,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    ...(stream ? { stream } : {}),
-  };
+  return { ...baseLogOptions(level), ...(stream ? { stream } : {}) } as FastifyServerOptions['logger'];
 }
 
 type RequestCompleted = Parameters<LogController['requestCompleted']>;
@@ -33,8 +14,8 @@ type RequestCompleted = Parameters<LogController['requestCompleted']>;
  * One line per request at info, when it ends; the "incoming request" line at debug (it shows a
  * long upload or export under way when needed, and costs nothing at info). The line names the
  * method and the path without its query string (a search's free text has no place in a log),
- * the status and the time, as plain values: redaction then has nothing to walk, and Fastify's
- * request serializer, with redaction, cost a sixth of a simple request's CPU.
+ * the status and the time, as plain values: Fastify's request serializer cost a sixth of a simple
+ * request's CPU.
  */
 export class RequestLogController extends LogController {
   override incomingRequest(request: Parameters<LogController['incomingRequest']>[0]): void {

@@ -6,12 +6,13 @@ import pino from 'pino';
 import type { Config } from '../config.ts';
 import { createDatabaseClient } from '../database/client.ts';
 import { openDatabase } from '../database/open.ts';
+import { baseLogOptions } from '../http/log-redaction.ts';
 import { createMetrics } from '../http/metrics.ts';
 import { loadKeys } from '../keys.ts';
 import { startJobs } from './jobs.ts';
 
 export async function runWorker(config: Config): Promise<void> {
-  const log = pino({ level: config.logLevel });
+  const log = pino(baseLogOptions(config.logLevel));
   const database = await openDatabase(config, log, { reuseRunning: true });
   const db = createDatabaseClient(database.url);
   let jobs: Awaited<ReturnType<typeof startJobs>> | null = null;

@@ -1,4 +1,6 @@
 import t, { type Test } from 'tap';
+import { sqlPool } from '../../src/database/client.ts';
+import { hashToken, newToken } from '../../src/modules/auth/tokens.ts';
 import { ALL_ROLE_NAMES, type RoleName, createTestContext, userFor } from '../helpers/app.ts';
 
 const CASES = '/api/v1/cases';
@@ -189,6 +191,53 @@ t.test('an expired membership grants nothing', async (t) => {
   t.equal((await ctx.json(c.users.lead, 'PATCH', `${CASES}/${c.id}`, { title: 'x' }, { 'if-match': '"1"' })).status, 404);
   t.equal((await ctx.json(c.users.lead, 'GET', `${CASES}/${c.id}/audit`)).status, 404);
   t.equal((await ctx.json(c.users.reviewer, 'GET', `${CASES}/${c.id}`)).status, 200, 'a live member still reads it');
+});
+
+t.test('GET /cases/{id} reads the session and the case in one statement, and refuses as before', async (t) => {
+  const c = await ctx.createCase();
+  const url = `${CASES}/${c.id}`;
+  const pool = sqlPool(ctx.db);
+  const query = pool.query;
+  const statements: string[] = [];
+  pool.query = function (this: typeof pool, ...args: Parameters<typeof query>) {
+    const first = args[0] as string | { text: string };
+    statements.push(typeof first === 'string' ? first : first.text);
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  let read;
+  try {
+    read = await ctx.json(c.users.investigator, 'GET', url);
+  } finally {
+    pool.query = query;
+  }
+  t.equal(read.status, 200);
+  t.match(read.body, { id: c.id, reference: c.reference, title: `Case ${c.reference}`, description: '', status: 'open', version: 1, createdAt: String });
+  t.equal(statements.length, 1, 'one statement: session, membership and case');
+  t.match(statements[0], /FROM sessions s JOIN users u/);
+
+  // The same answers as without the shortcut.
+  t.equal((await ctx.json(c.users.investigator, 'GET', url.toUpperCase().replace('/API/V1/CASES', CASES))).status, 200, 'an upper-case id');
+  t.equal((await ctx.json(c.users.investigator, 'GET', `${CASES}/not-a-uuid`)).status, 400, 'a malformed id fails validation, not SQL');
+  t.equal((await ctx.json(c.users.investigator, 'GET', `${CASES}/00000000-0000-4000-8000-000000000000`)).status, 404, 'no such case');
+  t.equal((await ctx.json(c.users.admin, 'GET', url)).status, 200, 'an admin without membership');
+  t.equal((await ctx.json(c.users.outsider, 'GET', url)).status, 404, 'a member of another case');
+  t.equal((await ctx.json(null, 'GET', url, undefined, { authorization: `Bearer ${newToken().token}` })).status, 401, 'an unknown token');
+
+  const session = (user: { token: string }) => ({ tokenHash: new Uint8Array(hashToken(user.token)) });
+  const dead: Array<[string, () => Promise<unknown>]> = [
+    ['a revoked token', () => ctx.db.session.updateMany({ where: session(c.users.reviewer), data: { revokedAt: new Date() } })],
+    ['an expired token', () => ctx.db.session.updateMany({ where: session(c.users.counsel), data: { expiresAt: new Date(Date.now() - 1000) } })],
+    ['an idle token', () => ctx.db.session.updateMany({ where: session(c.users.observer), data: { lastUsedAt: new Date(Date.now() - (ctx.config.tokenIdleSeconds + 1) * 1000) } })],
+    ['a disabled user', () => ctx.db.user.update({ where: { id: c.users.lead.id }, data: { disabled: true } })],
+  ];
+  const owners = [c.users.reviewer, c.users.counsel, c.users.observer, c.users.lead];
+  for (const [i, [what, kill]] of dead.entries()) {
+    t.equal((await ctx.json(owners[i]!, 'GET', url)).status, 200, `before: ${what}`);
+    await kill();
+    const refused = await ctx.json(owners[i]!, 'GET', url);
+    t.equal(refused.status, 401, what);
+    t.notOk(JSON.stringify(refused.body).includes(c.reference), `${what}: nothing of the case`);
+  }
 });
 
 t.test('PATCH /cases/{id}: If-Match, revisions, audit, bad input', async (t) => {

@@ -17,13 +17,25 @@ export function findCase(db: Db, id: string): Promise<CaseRow | null> {
   return db.case.findUnique({ where: { id }, select: CASE_FIELDS });
 }
 
+/** A case with the caller's live role in it (null without a live membership). */
+export type CaseWithRole = CaseRow & { role: CaseRole | null };
+
+/**
+ * The SQL of the hottest read, shared with the session lookup that can fetch it in the same
+ * statement (src/modules/auth/sessions.repository.ts): the case's columns as CaseRow names them,
+ * and the join of the user's live membership (`userId` is an SQL expression).
+ */
+export const CASE_COLUMNS = `c.id, c.reference, c.title, c.description, c.status, c.version, c.created_at AS "createdAt"`;
+export const liveMembershipJoin = (userId: string) =>
+  `LEFT JOIN case_memberships m ON m.case_id = c.id AND m.user_id = ${userId} AND (m.expires_at IS NULL OR m.expires_at > now())`;
+
 /** A case with the user's role in it (null without a live membership): one query for the hottest read. */
-export async function findCaseWithRole(db: Db, id: string, userId: string): Promise<(CaseRow & { role: CaseRole | null }) | null> {
-  const [row] = await runSql<CaseRow & { role: CaseRole | null }>(
+export async function findCaseWithRole(db: Db, id: string, userId: string): Promise<CaseWithRole | null> {
+  const [row] = await runSql<CaseWithRole>(
     hotPath(db),
-    `SELECT c.id, c.reference, c.title, c.description, c.status, c.version, c.created_at AS "createdAt", m.role
+    `SELECT ${CASE_COLUMNS}, m.role
        FROM cases c
-       LEFT JOIN case_memberships m ON m.case_id = c.id AND m.user_id = $2::uuid AND (m.expires_at IS NULL OR m.expires_at > now())
+       ${liveMembershipJoin('$2::uuid')}
       WHERE c.id = $1::uuid`,
     [id, userId],
     'case-with-role',

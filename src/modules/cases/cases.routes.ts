@@ -85,9 +85,13 @@ export default async function caseRoutes(instance: FastifyInstance, { db }: { db
 
   app.get(
     '/cases/:caseId',
-    { schema: { tags, summary: 'A case (members, and admins).', params: CaseParams, response: { 200: CaseSchema } } },
+    {
+      // The hottest read: the case comes with the session, in one statement.
+      config: { preloadCase: true },
+      schema: { tags, summary: 'A case (members, and admins).', params: CaseParams, response: { 200: CaseSchema } },
+    },
     async (request, reply) => {
-      const found = await cases.get(request.actor as Caller, request.params.caseId);
+      const found = await cases.get(request.actor as Caller, request.params.caseId, request.preloadedCase);
       setEtag(reply, found.version);
       return found;
     },

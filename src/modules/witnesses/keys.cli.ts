@@ -1,5 +1,6 @@
 // `custodia keys rotate-master --new-key-stdin`: re-wraps every data key under a new master key.
 import pino from 'pino';
+import { baseLogOptions } from '../../http/log-redaction.ts';
 import type { Config } from '../../config.ts';
 import { InvalidKeyError, masterKeyFromBase64 } from '../../crypto/index.ts';
 import type { Database } from '../../database/client.ts';
@@ -27,7 +28,7 @@ export async function rotateMasterCommand(args: string[], ctx: KeysCliContext): 
     if (error instanceof InvalidKeyError) throw commandError('the new master key must be 32 bytes in base64 (generate one with: openssl rand -base64 32)');
     throw error;
   }
-  const keys = await loadKeys(config, pino({ level: 'warn' }, pino.destination(2)));
+  const keys = await loadKeys(config, pino(baseLogOptions('warn'), pino.destination(2)));
   if (keys.masterRing.current.id === newKey.id) throw commandError('the new master key is the current one');
   const report = await ctx.withDatabase(config, (db) => rotateMasterKey(db, keys.masterRing, newKey));
   ctx.out.write(
