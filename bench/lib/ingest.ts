@@ -1,8 +1,9 @@
 // Shared by both halves of `npm run bench:ingest` (multipart, bench/ingest.ts; tus,
 // bench/ingest-tus.ts): the input file, the openssl baseline, and the server under test — the
-// real `custodia serve` in a child process, as production runs it (the compiled dist/ through
-// bin/custodia.js; BENCH_SERVER=tsx runs src/ through tsx instead, for comparison), so that its
-// memory and CPU are measured on their own from /proc.
+// real `custodia serve` in a child process, as the image runs it (the compiled dist/ through
+// bin/custodia.js, MALLOC_ARENA_MAX=2 as the Dockerfile sets it), so that its memory and CPU are
+// measured on their own from /proc. BENCH_SERVER=tsx runs src/ through tsx instead, and
+// BENCH_MALLOC_ARENA_MAX=0 leaves glibc's default arenas, for comparison.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
@@ -92,7 +93,7 @@ export interface BenchServer {
   port: number;
   token: string;
   caseId: string;
-  /** `dist` or `tsx`: what the server runs. */
+  /** What the server runs (`dist` or `tsx`) and how (its malloc arenas). */
   runs: string;
   stop(): Promise<void>;
 }
@@ -117,7 +118,8 @@ export async function startServer(): Promise<BenchServer> {
   const database = await scratchDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'custodia-bench-ingest-'));
   const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: database.url, CUSTODIA_DATA_DIR: dataDir, CUSTODIA_MAX_UPLOAD_BYTES: '50G', PORT: String(port), LOG_LEVEL: 'warn' };
+  const arenas = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';
+  const env = { ...process.env, MALLOC_ARENA_MAX: arenas, DATABASE_URL: database.url, CUSTODIA_DATA_DIR: dataDir, CUSTODIA_MAX_UPLOAD_BYTES: '50G', PORT: String(port), LOG_LEVEL: 'warn' };
   const password = randomBytes(12).toString('hex');
   const email = 'bench@example.org';
   const create = spawn(process.execPath, [join(root, 'bin/custodia.js'), 'user', 'create', '--email', email, '--display-name', 'bench', '--role', 'admin', '--password-stdin'], { env, stdio: ['pipe', 'ignore', 'inherit'] });
@@ -146,7 +148,7 @@ export async function startServer(): Promise<BenchServer> {
     const { token } = (await api(port, 'POST', '/auth/login', null, { email, password })) as { token: string };
     const me = (await api(port, 'GET', '/me', token)) as { id: string };
     const kase = (await api(port, 'POST', '/cases', token, { reference: 'BENCH-1', title: 'bench', leadUserId: me.id })) as { id: string };
-    return { pid: child.pid!, port, token, caseId: kase.id, runs, stop };
+    return { pid: child.pid!, port, token, caseId: kase.id, runs: `${runs}, MALLOC_ARENA_MAX=${arenas}`, stop };
   } catch (error) {
     await stop();
     throw error;
