@@ -63,8 +63,11 @@ async function tusUpload(port: number, token: string, caseId: string, path: stri
 }
 
 export async function benchTus(): Promise<void> {
-  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-'));
   const server = await startServer();
+  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
   try {
     report('tus_server_runs', server.runs);
     report('tus_server_rss_idle', await rssMiB(server.pid), 'MiB (VmHWM of `custodia serve` once ready)');

@@ -38,8 +38,11 @@ async function uploadFile(port: number, token: string, caseId: string, path: str
 }
 
 async function main() {
-  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-'));
   const server = await startServer();
+  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
   try {
     report('server_runs', server.runs);
     report('server_rss_idle', await rssMiB(server.pid), 'MiB (VmHWM of `custodia serve` once ready)');
