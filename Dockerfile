@@ -23,7 +23,11 @@ RUN node scripts/generate-prisma.mjs \
  && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+# glibc gives every thread that allocates an arena of its own (V8's compiler and GC threads, the
+# libuv pool); memory freed there stays resident. Two arenas: 20-35 MB less resident memory
+# for `serve`, idle and during uploads (npm run bench:ingest).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     CUSTODIA_DATA_DIR=/data \
     HOST=0.0.0.0 \
     PORT=3000

@@ -1,60 +1,20 @@
 // The tus half of `npm run bench:ingest` (also `tsx bench/ingest-tus.ts` on its own): uploads a
 // 1 GiB file through tus over a real socket — creation, PATCHes of BENCH_TUS_CHUNK_MIB (64 MiB by
-// default) streamed from disk, then `complete` (which hashes the finished file and moves it into
-// the blob store) — beside `openssl dgst -sha256` on the same file. Prints MiB/s for the PATCHes,
-// for the whole (PATCHes + complete), their ratios to openssl, and the server's peak RSS (VmHWM of
-// the server child, bench/ingest-server.ts); repeats with 4 GiB for memory.
+// default) streamed from disk, then `complete`, which turns the finished file into evidence —
+// beside `openssl dgst -sha256` on the same file. Prints MiB/s for the PATCHes, for the whole
+// (PATCHes + complete), their ratios to openssl, the server's CPU time and resident memory
+// (`custodia serve`, bench/lib/ingest.ts); repeats with 4 GiB for memory.
 // BENCH_SIZES_MIB="1024,4096" changes the sizes. Needs DATABASE_URL or starts an embedded cluster.
-import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { scratchDatabase } from './lib/database.ts';
+import { MiB, SIZES, evidenceFields, generateFile, measure, openssl, rssMiB, startServer } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
-const MiB = 1024 * 1024;
-const SIZES = (process.env.BENCH_SIZES_MIB ?? '1024,4096').split(',').map(Number);
 const CHUNK = Number(process.env.BENCH_TUS_CHUNK_MIB ?? 64) * MiB;
-
-async function generateFile(path: string, bytes: number) {
-  const out = createWriteStream(path);
-  const block = randomBytes(MiB);
-  for (let written = 0, i = 0; written < bytes; written += MiB, i++) {
-    block.writeUInt32LE(i, 0);
-    if (!out.write(Buffer.from(block))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-}
-
-async function openssl(path: string): Promise<{ seconds: number; sha256: string }> {
-  const started = process.hrtime.bigint();
-  const { stdout } = await promisify(execFile)('openssl', ['dgst', '-sha256', '-r', path]);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, sha256: stdout.split(' ')[0]! };
-}
-
-async function peakRssMiB(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-}
-
-/** The highest resident size of `pid` while `run` runs (sampled every 100 ms): start-up excluded. */
-async function sampleRss<T>(pid: number, run: () => Promise<T>): Promise<{ result: T; peakMiB: number }> {
-  let peakMiB = 0;
-  const timer = setInterval(() => {
-    peakRssMiB(pid, 'VmRSS').then((rss) => (peakMiB = Math.max(peakMiB, rss)), () => {});
-  }, 100);
-  try {
-    return { result: await run(), peakMiB };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 interface Answer {
   status: number;
@@ -97,48 +57,41 @@ async function tusUpload(port: number, token: string, caseId: string, path: stri
     offset = Number(answer.headers['upload-offset']);
   }
   const patched = seconds();
-  const fields = JSON.stringify({ title: 'bench', collectedAt: new Date().toISOString(), acquisition: process.env.BENCH_ACQUISITION ?? 'other', source: { kind: process.env.BENCH_SOURCE_KIND ?? 'other' } });
-  const completed = await call(port, token, 'POST', `${location}/complete`, { 'content-type': 'application/json' }, fields);
+  const completed = await call(port, token, 'POST', `${location}/complete`, { 'content-type': 'application/json' }, evidenceFields());
   if (completed.status !== 201) throw new Error(`complete answered ${completed.status}: ${completed.body.slice(0, 300)}`);
   return { patchSeconds: patched, totalSeconds: seconds(), sha256: (JSON.parse(completed.body) as { sha256: string }).sha256 };
 }
 
 export async function benchTus(): Promise<void> {
-  const database = await scratchDatabase();
-  const dataDir = await mkdtemp(join(tmpdir(), 'custodia-bench-tus-'));
-  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'bench/ingest-server.ts'], {
-    env: { ...process.env, DATABASE_URL: database.url, CUSTODIA_DATA_DIR: dataDir, CUSTODIA_MAX_UPLOAD_BYTES: '50G' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const server = await startServer();
+  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
   });
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).once('line', resolve);
-      child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    });
-    const { port, token, caseId } = JSON.parse(line) as { port: number; token: string; caseId: string };
-    report('tus_server_rss_idle', await peakRssMiB(child.pid!), 'MiB (VmHWM of the server process)');
+    report('tus_server_runs', server.runs);
+    report('tus_server_rss_idle', await rssMiB(server.pid), 'MiB (VmHWM of `custodia serve` once ready)');
     for (const sizeMiB of SIZES) {
-      const path = join(dataDir, `input-${sizeMiB}.bin`);
+      const path = join(inputs, `input-${sizeMiB}.bin`);
       await generateFile(path, sizeMiB * MiB);
       const reference = await openssl(path);
-      report(`tus_server_rss_before_${sizeMiB}MiB`, await peakRssMiB(child.pid!, 'VmRSS'), 'MiB (VmRSS before the upload)');
-      const { result: upload, peakMiB } = await sampleRss(child.pid!, () => tusUpload(port, token, caseId, path, sizeMiB * MiB));
+      const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => tusUpload(server.port, server.token, server.caseId, path, sizeMiB * MiB));
       if (upload.sha256 !== reference.sha256) throw new Error('the server computed another hash than openssl');
       const opensslRate = sizeMiB / reference.seconds;
       report(`openssl_sha256_${sizeMiB}MiB`, opensslRate, 'MiB/s');
       report(`tus_patches_${sizeMiB}MiB`, sizeMiB / upload.patchSeconds, `MiB/s (${CHUNK / MiB} MiB PATCHes)`);
-      report(`tus_patches_and_complete_${sizeMiB}MiB`, sizeMiB / upload.totalSeconds, 'MiB/s (complete re-reads and hashes the file)');
+      report(`tus_patches_and_complete_${sizeMiB}MiB`, sizeMiB / upload.totalSeconds, 'MiB/s');
+      report(`tus_complete_${sizeMiB}MiB`, upload.totalSeconds - upload.patchSeconds, 's');
       report(`tus_patches_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.patchSeconds / opensslRate) * 100, '%');
       report(`tus_total_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.totalSeconds / opensslRate) * 100, '%');
+      report(`tus_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
       report(`tus_server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)');
-      report(`tus_server_peak_rss_after_${sizeMiB}MiB`, await peakRssMiB(child.pid!), 'MiB (VmHWM of the server process, start-up included)');
+      report(`tus_server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)');
       await rm(path, { force: true });
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-    await database.drop();
-    await rm(dataDir, { recursive: true, force: true });
+    await server.stop();
+    await rm(inputs, { recursive: true, force: true });
   }
 }
 

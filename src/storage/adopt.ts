@@ -1,11 +1,38 @@
-// A finished file written by the service itself (a tus upload) taken into the blob store: read
-// once to hash it (and keep its first bytes), then moved, not copied.
+// A finished file written by the service itself (a tus upload) taken into the blob store: moved,
+// not copied. Hashed by reading it once, unless the caller hashed its bytes as it wrote them.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { BlobStore } from './blob-store.ts';
 import { BlobTooLargeError, HEAD_BYTES, type IngestedBlob } from './ingest.ts';
 
-export async function adoptFinishedFile(store: BlobStore, path: string, maxBytes: number): Promise<IngestedBlob> {
+/** What the writer of a file knows of it: the SHA-256 and length of the bytes it wrote. */
+export interface KnownDigest {
+  sha256: string;
+  sizeBytes: number;
+}
+
+export async function adoptFinishedFile(store: BlobStore, path: string, maxBytes: number, known?: KnownDigest | null): Promise<IngestedBlob> {
+  const hashed = (known ? await withHead(path, known) : null) ?? (await hashFile(path, maxBytes));
+  if (hashed.sizeBytes > maxBytes) throw new BlobTooLargeError(maxBytes);
+  const temp = await store.adoptLocalFile(path);
+  return { temp, ...hashed };
+}
+
+/** A file its writer hashed, with its first bytes; null when it does not hold the length hashed. */
+async function withHead(path: string, known: KnownDigest): Promise<Omit<IngestedBlob, 'temp'> | null> {
+  const handle = await open(path, 'r');
+  try {
+    if ((await handle.stat()).size !== known.sizeBytes) return null;
+    const head = Buffer.alloc(Math.min(HEAD_BYTES, known.sizeBytes));
+    const { bytesRead } = await handle.read(head, 0, head.byteLength, 0);
+    return { sha256: known.sha256, sizeBytes: known.sizeBytes, head: head.subarray(0, bytesRead) };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function hashFile(path: string, maxBytes: number): Promise<Omit<IngestedBlob, 'temp'>> {
   const hash = createHash('sha256');
   const head: Buffer[] = [];
   let headUsed = 0;
@@ -21,6 +48,5 @@ export async function adoptFinishedFile(store: BlobStore, path: string, maxBytes
       headUsed += slice.byteLength;
     }
   }
-  const temp = await store.adoptLocalFile(path);
-  return { temp, sha256: hash.digest('hex'), sizeBytes, head: Buffer.concat(head) };
+  return { sha256: hash.digest('hex'), sizeBytes, head: Buffer.concat(head) };
 }

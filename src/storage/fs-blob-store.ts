@@ -9,18 +9,32 @@ import { BlobNotFoundError, type BlobStore, type ByteRange, type CommitResult, t
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
-class FsTempBlob implements TempBlob {
-  finished = false;
-  private position = 0;
+/** Bytes written between two background flushes (see FileAppender). */
+export const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Appends to an open file from `start` on, with positioned writes (several may be in flight; each
+ * takes its position when asked for). With `earlySync`, every EARLY_SYNC_BYTES a background
+ * fdatasync starts (one at a time), so the disk writes while bytes still arrive and the closing
+ * fsync has little left to do, instead of writing back the whole file after the last byte. A
+ * failed early flush is kept and thrown by sync(): on Linux an fsync error is reported once per
+ * open file, so it must not be swallowed here and missed there.
+ */
+export class FileAppender {
+  private position: number;
+  private unsynced = 0;
+  private flushing: Promise<void> | null = null;
+  private flushError: unknown = null;
+
   constructor(
-    readonly id: string,
-    readonly path: string,
-    private handle: FileHandle | null,
-  ) {}
+    private readonly handle: FileHandle,
+    start: number,
+    private readonly earlySync: boolean,
+  ) {
+    this.position = start;
+  }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (!this.handle) throw new Error('temporary blob is closed');
-    // Positions are taken when the write is asked for, so that several may be in flight.
     const position = this.position;
     this.position += chunk.byteLength;
     let offset = 0;
@@ -28,13 +42,55 @@ class FsTempBlob implements TempBlob {
       const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset, position + offset);
       offset += bytesWritten;
     }
+    this.unsynced += chunk.byteLength;
+    if (this.earlySync && this.unsynced >= EARLY_SYNC_BYTES && !this.flushing) {
+      this.unsynced = 0;
+      this.flushing = this.handle.datasync().then(
+        () => {
+          this.flushing = null;
+        },
+        (error: unknown) => {
+          this.flushing = null;
+          this.flushError ??= error;
+        },
+      );
+    }
+  }
+
+  /** Waits for a background flush (its failure is thrown), then fsyncs. */
+  async sync(): Promise<void> {
+    await this.settle();
+    if (this.flushError) throw this.flushError;
+    await this.handle.sync();
+  }
+
+  /** Waits for a background flush, whatever its outcome (before closing the handle). */
+  async settle(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+}
+
+class FsTempBlob implements TempBlob {
+  finished = false;
+  private readonly appender: FileAppender | null;
+  constructor(
+    readonly id: string,
+    readonly path: string,
+    private handle: FileHandle | null,
+  ) {
+    this.appender = handle ? new FileAppender(handle, 0, true) : null;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (!this.handle) throw new Error('temporary blob is closed');
+    await this.appender!.write(chunk);
   }
 
   async finish(): Promise<void> {
     if (this.finished) return;
     const handle = this.handle;
     if (handle) {
-      await handle.sync();
+      await this.appender!.sync();
       await handle.close();
       this.handle = null;
     }
@@ -44,6 +100,7 @@ class FsTempBlob implements TempBlob {
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = null;
+    await this.appender?.settle();
     await handle?.close().catch(() => {});
   }
 }

@@ -4,9 +4,9 @@ import type { BlobStore } from './blob-store.ts';
 import { FilesystemBlobStore } from './fs-blob-store.ts';
 
 export * from './blob-store.ts';
-export { FilesystemBlobStore } from './fs-blob-store.ts';
+export { FileAppender, FilesystemBlobStore } from './fs-blob-store.ts';
 export * from './ingest.ts';
-export { adoptFinishedFile } from './adopt.ts';
+export { type KnownDigest, adoptFinishedFile } from './adopt.ts';
 
 /** The store the configuration names (the filesystem under the data directory, for now). */
 export function blobStoreFor(config: Pick<Config, 'dataDir'>): BlobStore {

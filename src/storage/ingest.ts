@@ -1,7 +1,7 @@
-// Streams bytes into a temporary blob while hashing them: SHA-256 over 1 MiB batches, one disk
-// write in flight while the next batch fills, fsync at the end. Nothing here holds more than a
+// Streams bytes into a temporary blob (or any sink) while hashing them: SHA-256 over 1 MiB
+// batches, a few disk writes in flight while the next batch fills, fsync at the end. Nothing here holds more than a
 // few MiB whatever the size of the upload.
-import { createHash } from 'node:crypto';
+import { type Hash, createHash } from 'node:crypto';
 import type { BlobStore, TempBlob } from './blob-store.ts';
 
 export const INGEST_CHUNK_BYTES = 1024 * 1024;
@@ -38,17 +38,29 @@ export interface IngestOptions {
 export async function ingestStream(store: BlobStore, source: AsyncIterable<unknown>, options: IngestOptions): Promise<IngestedBlob> {
   const temp = await store.createTemp();
   try {
-    const { sha256, sizeBytes, head } = await copyAndHash(source, temp, options);
+    const hash = createHash('sha256');
+    const { sizeBytes, head } = await writeHashed(source, temp, hash, options);
     await temp.finish();
-    return { temp, sha256, sizeBytes, head };
+    return { temp, sha256: hash.digest('hex'), sizeBytes, head };
   } catch (error) {
     await store.abort(temp).catch(() => {});
     throw error;
   }
 }
 
-async function copyAndHash(source: AsyncIterable<unknown>, temp: TempBlob, options: IngestOptions) {
-  const hash = createHash('sha256');
+/** Where writeHashed puts the bytes: appends, in call order (several writes may be in flight). */
+export interface ByteSink {
+  write(chunk: Uint8Array): Promise<void>;
+}
+
+/**
+ * Copies `source` into `sink` in 1 MiB batches, each batch fed to `hash` as it is handed to the
+ * disk (so the hash covers exactly the bytes given to the sink, in order), one write in flight
+ * while the next batch fills. On success every byte of the source was written and hashed. On
+ * failure the sink holds a prefix of the source, and `hash` may cover more than that prefix
+ * (a write that failed): the caller must discard it.
+ */
+export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink, hash: Hash, options: IngestOptions): Promise<{ sizeBytes: number; head: Buffer }> {
   const headLimit = options.headBytes ?? HEAD_BYTES;
   const head = Buffer.allocUnsafe(headLimit);
   let headUsed = 0;
@@ -61,10 +73,10 @@ async function copyAndHash(source: AsyncIterable<unknown>, temp: TempBlob, optio
   let used = 0;
 
   const flush = async (bytes: Buffer, reusable: Buffer | null) => {
-    hash.update(bytes);
     while (inflight.size >= WRITES_IN_FLIGHT) await Promise.race(inflight);
     if (failure) throw failure;
-    const writing: Promise<void> = temp.write(bytes).then(
+    hash.update(bytes);
+    const writing: Promise<void> = sink.write(bytes).then(
       () => {
         inflight.delete(writing);
         if (reusable) spare.push(reusable);
@@ -105,7 +117,7 @@ async function copyAndHash(source: AsyncIterable<unknown>, temp: TempBlob, optio
     await Promise.allSettled(inflight);
   }
   if (failure) throw failure;
-  return { sha256: hash.digest('hex'), sizeBytes, head: head.subarray(0, headUsed) };
+  return { sizeBytes, head: head.subarray(0, headUsed) };
 }
 
 /** SHA-256 and length of a stream, without storing it. */

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { BlobNotFoundError, BlobTooLargeError, FilesystemBlobStore, adoptFinishedFile, hashStoredBlob, ingestStream, storageKeyOf } from '../../src/storage/index.ts';
+import { EARLY_SYNC_BYTES } from '../../src/storage/fs-blob-store.ts';
+import { BlobNotFoundError, BlobTooLargeError, FileAppender, FilesystemBlobStore, adoptFinishedFile, hashStoredBlob, ingestStream, storageKeyOf } from '../../src/storage/index.ts';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 async function* chunks(data: Buffer, size = 7777) {
@@ -68,10 +69,61 @@ t.test('filesystem blob store', async (t) => {
   await writeFile(tooBig, localData);
   await t.rejects(adoptFinishedFile(store, tooBig, 1000), BlobTooLargeError);
 
+  // A file its writer hashed: moved without being read again, unless its length is not the one hashed.
+  const known = join(dir, 'hashed-upload');
+  await writeFile(known, localData);
+  const trusted = await adoptFinishedFile(store, known, 10_000_000, { sha256: sha(localData), sizeBytes: localData.length });
+  t.equal(trusted.sha256, sha(localData));
+  t.same(trusted.head, localData.subarray(0, 512 * 1024), 'its first bytes read');
+  await store.abort(trusted.temp);
+  const stale = join(dir, 'longer-than-hashed');
+  await writeFile(stale, localData);
+  const reread = await adoptFinishedFile(store, stale, 10_000_000, { sha256: sha(localData.subarray(1)), sizeBytes: localData.length - 1 });
+  t.equal(reread.sha256, sha(localData), 'another length: hashed from the disk');
+  await store.abort(reread.temp);
+  const tooBigKnown = join(dir, 'too-big-known');
+  await writeFile(tooBigKnown, localData);
+  await t.rejects(adoptFinishedFile(store, tooBigKnown, 1000, { sha256: sha(localData), sizeBytes: localData.length }), BlobTooLargeError);
+
   await store.remove(first.sha256);
   await store.remove(first.sha256);
   t.notOk(await store.exists(first.sha256));
   t.equal(await store.stat(first.sha256), null);
   await t.rejects(store.open(first.sha256), BlobNotFoundError);
   t.throws(() => storageKeyOf('../../etc/passwd'));
+});
+
+t.test('a blob larger than one early flush: written, flushed along the way, hashed', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = new FilesystemBlobStore(join(dir, 'blobs'));
+  const data = randomBytes(EARLY_SYNC_BYTES * 2 + 12345);
+  const blob = await ingestStream(store, chunks(data, 65536), { maxBytes: data.length });
+  t.equal(blob.sha256, sha(data));
+  await store.commit(blob.temp, blob.sha256);
+  t.same(await hashStoredBlob(store, blob.sha256), { sha256: sha(data), sizeBytes: data.length });
+});
+
+t.test('a failed early flush is not swallowed: the closing sync throws it', async (t) => {
+  const calls: string[] = [];
+  const handle = {
+    write: async (chunk: Uint8Array, offset: number, length: number) => ({ bytesWritten: Math.min(length, 1 << 20), buffer: chunk, offset }),
+    datasync: async () => {
+      calls.push('datasync');
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    },
+    sync: async () => {
+      calls.push('sync');
+    },
+  } as unknown as FileHandle;
+  const appender = new FileAppender(handle, 0, true);
+  const chunk = Buffer.alloc(4 << 20);
+  for (let written = 0; written <= EARLY_SYNC_BYTES; written += chunk.length) await appender.write(chunk);
+  await t.rejects(appender.sync(), { code: 'EIO' });
+  t.same(calls, ['datasync'], 'one early flush, and no fsync that would answer success after it');
+
+  const quiet = new FileAppender(handle, 0, false);
+  for (let written = 0; written <= EARLY_SYNC_BYTES; written += chunk.length) await quiet.write(chunk);
+  await quiet.sync();
+  t.same(calls, ['datasync', 'sync'], 'without early flushes, only the closing fsync');
 });

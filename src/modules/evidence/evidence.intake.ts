@@ -7,7 +7,7 @@ import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
 import type { Caller } from '../../http/caller.ts';
 import { AppError } from '../../http/errors.ts';
-import { BlobTooLargeError, type BlobStore, type IngestedBlob, adoptFinishedFile, ingestStream } from '../../storage/index.ts';
+import { BlobTooLargeError, type BlobStore, type IngestedBlob, type KnownDigest, adoptFinishedFile, ingestStream } from '../../storage/index.ts';
 import { audit } from '../audit/audit.ts';
 import { authorize } from '../cases/access.ts';
 import { afterCommitIntegrate, appendCustodyEntry } from '../custody/custody.append.ts';
@@ -170,20 +170,22 @@ export async function removeOrphanBlob(deps: EvidenceDeps, sha256: string): Prom
 /**
  * For tus: a finished upload (a local file the service wrote) becomes evidence exactly as a
  * multipart upload does. The fields are checked first (a 400 leaves the file where it is, so the
- * client can retry `complete`); then the file is hashed in one read and moved, not copied, into
- * the store, which owns it from then on (a later failure removes it, as for multipart).
+ * client can retry `complete`); then the file is moved, not copied, into the store, which owns it
+ * from then on (a later failure removes it, as for multipart). `file.known` is the hash its writer
+ * computed as it wrote the bytes; without it (or when the length differs) the file is read once
+ * and hashed.
  */
 export async function registerEvidenceFromFile(
   deps: EvidenceDeps,
   caller: Caller,
   caseId: string,
-  file: { path: string; originalFilename: string },
+  file: { path: string; originalFilename: string; known?: KnownDigest | null },
   metadata: unknown,
 ): Promise<EvidenceView> {
   await validateEvidenceMetadata(deps.db, caller.user.id, caseId, metadata);
   let blob: IngestedBlob;
   try {
-    blob = await adoptFinishedFile(deps.store, file.path, deps.config.maxUploadBytes);
+    blob = await adoptFinishedFile(deps.store, file.path, deps.config.maxUploadBytes, file.known);
   } catch (error) {
     if (error instanceof BlobTooLargeError) throw payloadTooLarge(deps.config.maxUploadBytes);
     throw error;

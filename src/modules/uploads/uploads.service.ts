@@ -86,9 +86,14 @@ export async function completeUpload(deps: UploadDeps, caller: Caller, id: strin
     if (late) throw late;
     const path = uploadDataPath(deps.tus.directory, id);
     await syncUploadData(deps.tus.directory, id);
+    // Hashed as the PATCHes wrote it (when this process received every byte, or re-hashed the
+    // part received before it started); otherwise read again.
+    const sizeBytes = Number(row.uploadLength);
+    const sha256 = deps.tus.sha256Of(id, sizeBytes);
     let evidence: EvidenceView;
     try {
-      evidence = await registerEvidenceFromFile(deps, caller, row.caseId, { path, originalFilename: row.originalFilename }, metadata);
+      const known = sha256 ? { sha256, sizeBytes } : null;
+      evidence = await registerEvidenceFromFile(deps, caller, row.caseId, { path, originalFilename: row.originalFilename, known }, metadata);
     } catch (error) {
       // A refusal of the fields leaves the file where it was (the client fixes them and retries);
       // a failure after the store took the file leaves nothing to resume: the upload goes.
@@ -98,6 +103,7 @@ export async function completeUpload(deps: UploadDeps, caller: Caller, id: strin
       }
       throw error;
     }
+    deps.tus.forget(id);
     await markUploadCompleted(deps.db, id, evidence.id);
     await removeUploadInfo(deps.tus.directory, id).catch((error: Error) => {
       deps.log?.warn({ err: { message: error.message }, uploadId: id }, 'could not remove the tus info file of a completed upload');

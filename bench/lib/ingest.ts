@@ -1,0 +1,156 @@
+// Shared by both halves of `npm run bench:ingest` (multipart, bench/ingest.ts; tus,
+// bench/ingest-tus.ts): the input file, the openssl baseline, and the server under test — the
+// real `custodia serve` in a child process, as the image runs it (the compiled dist/ through
+// bin/custodia.js, MALLOC_ARENA_MAX=2 as the Dockerfile sets it), so that its memory and CPU are
+// measured on their own from /proc. BENCH_SERVER=tsx runs src/ through tsx instead, and
+// BENCH_MALLOC_ARENA_MAX=0 leaves glibc's default arenas, for comparison.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort, scratchDatabase } from './database.ts';
+
+export const MiB = 1024 * 1024;
+export const SIZES = (process.env.BENCH_SIZES_MIB ?? '1024,4096').split(',').map(Number);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const run = promisify(execFile);
+
+/** `bytes` of random data (each MiB stamped with its index), fsynced so that its writeback does not overlap the upload. */
+export async function generateFile(path: string, bytes: number): Promise<void> {
+  const out = createWriteStream(path, { flush: true });
+  const block = randomBytes(MiB);
+  for (let written = 0, i = 0; written < bytes; written += MiB, i++) {
+    block.writeUInt32LE(i, 0);
+    if (!out.write(Buffer.from(block))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+export async function openssl(path: string): Promise<{ seconds: number; sha256: string }> {
+  const started = process.hrtime.bigint();
+  const { stdout } = await run('openssl', ['dgst', '-sha256', '-r', path]);
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, sha256: stdout.split(' ')[0]! };
+}
+
+/** A field of /proc/<pid>/status in MiB: VmHWM (peak resident size) or VmRSS (now). */
+export async function rssMiB(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The highest resident size of `pid` while `work` runs (sampled every 100 ms), and the CPU it used. */
+export async function measure<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMiB: number; cpuSeconds: number }> {
+  let peakMiB = 0;
+  const timer = setInterval(() => {
+    rssMiB(pid, 'VmRSS').then((rss) => (peakMiB = Math.max(peakMiB, rss)), () => {});
+  }, 100);
+  const cpuBefore = await cpuSeconds(pid);
+  try {
+    const result = await work();
+    return { result, peakMiB: Math.max(peakMiB, await rssMiB(pid, 'VmRSS')), cpuSeconds: (await cpuSeconds(pid)) - cpuBefore };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function evidenceFields(): string {
+  return JSON.stringify({
+    title: 'bench',
+    collectedAt: new Date().toISOString(),
+    acquisition: process.env.BENCH_ACQUISITION ?? 'other',
+    source: { kind: process.env.BENCH_SOURCE_KIND ?? 'other' },
+  });
+}
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ when a source file is newer than it (bin/custodia.js would otherwise run src/ through tsx). */
+async function ensureBuild(): Promise<void> {
+  const stamp = join(root, 'dist/.built');
+  if (existsSync(stamp) && newestSource(join(root, 'src')) <= statSync(stamp).mtimeMs) return;
+  await run(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root });
+}
+
+export interface BenchServer {
+  pid: number;
+  port: number;
+  token: string;
+  caseId: string;
+  /** What the server runs (`dist` or `tsx`) and how (its malloc arenas). */
+  runs: string;
+  stop(): Promise<void>;
+}
+
+async function api(port: number, method: string, path: string, token: string | null, body?: unknown): Promise<unknown> {
+  const response = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  return response.json();
+}
+
+/**
+ * `custodia serve` on a scratch database and data directory, with an admin who leads one case;
+ * answers once /health/ready does.
+ */
+export async function startServer(): Promise<BenchServer> {
+  const runs = process.env.BENCH_SERVER === 'tsx' ? 'tsx' : 'dist';
+  if (runs === 'dist') await ensureBuild();
+  const database = await scratchDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), 'custodia-bench-ingest-'));
+  const port = await freePort();
+  const arenas = process.env.BENCH_MALLOC_ARENA_MAX ?? '2';
+  const env = { ...process.env, MALLOC_ARENA_MAX: arenas, DATABASE_URL: database.url, CUSTODIA_DATA_DIR: dataDir, CUSTODIA_MAX_UPLOAD_BYTES: '50G', PORT: String(port), LOG_LEVEL: 'warn' };
+  const password = randomBytes(12).toString('hex');
+  const email = 'bench@example.org';
+  const create = spawn(process.execPath, [join(root, 'bin/custodia.js'), 'user', 'create', '--email', email, '--display-name', 'bench', '--role', 'admin', '--password-stdin'], { env, stdio: ['pipe', 'ignore', 'inherit'] });
+  create.stdin.end(`${password}\n`);
+  const created = await new Promise<number | null>((resolve) => create.once('exit', resolve));
+  if (created !== 0) throw new Error(`custodia user create exited with ${created}`);
+
+  const args = runs === 'tsx' ? ['--import', 'tsx', join(root, 'src/cli.ts'), 'serve'] : [join(root, 'bin/custodia.js'), 'serve'];
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+    await database.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (child.exitCode !== null) throw new Error(`custodia serve exited with ${child.exitCode}`);
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
+      if (ready) break;
+      if (attempt > 300) throw new Error('custodia serve did not become ready in 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const { token } = (await api(port, 'POST', '/auth/login', null, { email, password })) as { token: string };
+    const me = (await api(port, 'GET', '/me', token)) as { id: string };
+    const kase = (await api(port, 'POST', '/cases', token, { reference: 'BENCH-1', title: 'bench', leadUserId: me.id })) as { id: string };
+    return { pid: child.pid!, port, token, caseId: kase.id, runs: `${runs}, MALLOC_ARENA_MAX=${arenas}`, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
