@@ -142,7 +142,7 @@ async function main() {
     // What a download does: the segments streamed in order, the whole hashed before its last chunk.
     const bundlePath = join(dataDir, 'bundle.zip');
     const [, downloadSeconds] = await seconds(() =>
-      pipeline(bundleStream(store, row.segments as BundleSegment[], row.sha256!, null), createWriteStream(bundlePath)),
+      pipeline(bundleStream(store, row.segments as BundleSegment[], row.sha256!), createWriteStream(bundlePath)),
     );
 
     // The verifier itself, in this process; then the command as a user runs it.

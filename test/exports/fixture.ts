@@ -189,7 +189,7 @@ export async function writeBundle(plan: BundlePlan, options: AssembleBundleOptio
       return file.open();
     },
   };
-  await pipeline(bundleStream(store, bundle.segments, bundle.sha256, null), createWriteStream(options.path));
+  await pipeline(bundleStream(store, bundle.segments, bundle.sha256), createWriteStream(options.path));
   return bundle;
 }
 

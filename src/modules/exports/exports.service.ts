@@ -143,7 +143,7 @@ export async function openBundle(deps: ExportsDeps, caller: Caller, id: string, 
   }
   const reached = range && row.segments ? new Set(served.flatMap((s) => (s.evidenceId ? [s.evidenceId] : []))) : new Set(row.includedEvidenceIds);
   const items = await deps.db.evidence.findMany({ where: { caseId: row.caseId, id: { in: [...reached] } }, select: { id: true, sha256: true }, orderBy: { id: 'asc' } });
-  const stream = bundleStream(deps.store, segments, row.sha256, range);
+  const stream = bundleStream(deps.store, served, range ? null : row.sha256);
   stream.on('error', (error) => {
     if (!(error instanceof BundleIntegrityError)) return;
     deps.log?.error({ exportId: id, err: { message: error.message } }, 'download stopped: the bundle\'s stored bytes changed since the export');

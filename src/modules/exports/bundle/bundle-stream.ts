@@ -52,15 +52,11 @@ async function* heldUntilVerified(chunks: AsyncIterable<Buffer>, sha256: string)
 }
 
 /**
- * The bundle's bytes: all of them, verified against `sha256` before the last chunk goes out, or
- * the range asked for (a partial read cannot be verified here; the client checks the whole file).
+ * The bytes of `segments` in order: the whole bundle, verified against `wholeSha256` before its
+ * last chunk goes out, or a range of it cut by segmentsInRange (`wholeSha256` null: a partial read
+ * cannot be verified here; the client checks the whole file).
  */
-export function bundleStream(
-  store: Pick<BlobStore, 'open'>,
-  segments: readonly BundleSegment[],
-  sha256: string,
-  range: ByteRange | null,
-): Readable {
-  if (range === null) return Readable.from(heldUntilVerified(segmentBytes(store, segments), sha256), { objectMode: false });
-  return Readable.from(segmentBytes(store, segmentsInRange(segments, range)), { objectMode: false });
+export function bundleStream(store: Pick<BlobStore, 'open'>, segments: readonly BundleSegment[], wholeSha256: string | null): Readable {
+  const bytes = segmentBytes(store, segments);
+  return Readable.from(wholeSha256 === null ? bytes : heldUntilVerified(bytes, wholeSha256), { objectMode: false });
 }

@@ -39,13 +39,13 @@ export class EvidenceDigest {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { ring: this.ring, slotBytes: SLOT_BYTES } });
   private readonly freeSlots = Array.from({ length: SLOTS }, (_, i) => i);
   private slotFreed: (() => void) | null = null;
-  private digestWaiting: ((digest: Digest) => void) | null = null;
+  private digestWaiting: { resolve: (digest: Digest) => void; reject: (error: Error) => void } | null = null;
   private failure: Error | null = null;
 
   constructor() {
     this.worker.on('message', (message: { free?: number; digest?: Digest }) => {
       if (message.digest !== undefined) {
-        this.digestWaiting?.(message.digest);
+        this.digestWaiting?.resolve(message.digest);
         this.digestWaiting = null;
         return;
       }
@@ -56,6 +56,8 @@ export class EvidenceDigest {
     this.worker.on('error', (error) => {
       this.failure = error;
       this.slotFreed?.();
+      this.digestWaiting?.reject(error);
+      this.digestWaiting = null;
     });
   }
 
@@ -74,8 +76,8 @@ export class EvidenceDigest {
   /** SHA-256 (hex) and CRC-32 of everything given since the last digest. */
   digest(): Promise<Digest> {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve) => {
-      this.digestWaiting = resolve;
+    return new Promise((resolve, reject) => {
+      this.digestWaiting = { resolve, reject };
       this.worker.postMessage('digest');
     });
   }
