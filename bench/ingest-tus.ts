@@ -5,13 +5,12 @@
 // (PATCHes + complete), their ratios to openssl, the server's CPU time and resident memory
 // (`custodia serve`, bench/lib/ingest.ts); repeats with 4 GiB for memory.
 // BENCH_SIZES_MIB="1024,4096" changes the sizes. Needs DATABASE_URL or starts an embedded cluster.
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MiB, SIZES, evidenceFields, generateFile, measure, openssl, rssMiB, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
 const CHUNK = Number(process.env.BENCH_TUS_CHUNK_MIB ?? 64) * MiB;
@@ -22,7 +21,7 @@ interface Answer {
   body: string;
 }
 
-function call(port: number, token: string, method: string, path: string, headers: Record<string, string>, body?: NodeJS.ReadableStream | string): Promise<Answer> {
+function call(port: number, token: string, method: string, path: string, headers: Record<string, string>, body?: { file: string; start: number; end: number } | string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const request = http.request({ host: '127.0.0.1', port, method, path, headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}`, ...headers } }, (res) => {
       let text = '';
@@ -32,7 +31,7 @@ function call(port: number, token: string, method: string, path: string, headers
     });
     request.on('error', reject);
     if (body === undefined || typeof body === 'string') request.end(body);
-    else body.pipe(request);
+    else sendFile(request, body.file, body.start, body.end).then(() => request.end(), reject);
   });
 }
 
@@ -51,7 +50,7 @@ async function tusUpload(port: number, token: string, caseId: string, path: stri
       'PATCH',
       location,
       { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), 'content-length': String(length) },
-      createReadStream(path, { start: offset, end: offset + length - 1, highWaterMark: MiB }),
+      { file: path, start: offset, end: offset + length },
     );
     if (answer.status !== 204) throw new Error(`PATCH at ${offset} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
     offset = Number(answer.headers['upload-offset']);

@@ -6,15 +6,14 @@
 // BENCH_SERVER=tsx runs the server from src/ through tsx instead of the compiled dist/.
 // Needs DATABASE_URL or starts an embedded cluster.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MiB, SIZES, evidenceFields, generateFile, measure, openssl, rssMiB, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
-async function uploadFile(port: number, token: string, caseId: string, path: string): Promise<{ seconds: number; status: number; body: string }> {
+async function uploadFile(port: number, token: string, caseId: string, path: string, size: number): Promise<{ seconds: number; status: number; body: string }> {
   const boundary = `----bench${randomBytes(8).toString('hex')}`;
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
@@ -30,10 +29,7 @@ async function uploadFile(port: number, token: string, caseId: string, path: str
     request.on('error', reject);
     request.write(`--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n${evidenceFields()}\r\n`);
     request.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-    const file = createReadStream(path, { highWaterMark: MiB });
-    file.on('error', reject);
-    file.pipe(request, { end: false });
-    file.on('end', () => request.end(`\r\n--${boundary}--\r\n`));
+    sendFile(request, path, 0, size).then(() => request.end(`\r\n--${boundary}--\r\n`), reject);
   });
 }
 
@@ -50,7 +46,7 @@ async function main() {
       const path = join(inputs, `input-${sizeMiB}.bin`);
       await generateFile(path, sizeMiB * MiB);
       const reference = await openssl(path);
-      const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => uploadFile(server.port, server.token, server.caseId, path));
+      const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => uploadFile(server.port, server.token, server.caseId, path, sizeMiB * MiB));
       if (upload.status !== 201) throw new Error(`upload answered ${upload.status}: ${upload.body.slice(0, 300)}`);
       if ((JSON.parse(upload.body) as { sha256: string }).sha256 !== reference.sha256) throw new Error('the server computed another hash than openssl');
       const opensslRate = sizeMiB / reference.seconds;

@@ -28,6 +28,8 @@ export interface Config {
   metricsAddress: { host: string; port: number } | null;
   maxUploadBytes: number;
   uploadTtlSeconds: number;
+  /** Evidence bytes go to the disk past the page cache (O_DIRECT) where the filesystem allows it. */
+  directIo: boolean;
   /** Cron line (5 fields, UTC) of the `uploads.expire` job. */
   uploadExpirySchedule: string;
   workers: WorkerMode;
@@ -163,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsAddress: address(env, 'CUSTODIA_METRICS_ADDRESS'),
     maxUploadBytes: size(env, 'CUSTODIA_MAX_UPLOAD_BYTES', '50G'),
     uploadTtlSeconds: duration(env, 'CUSTODIA_UPLOAD_TTL', '7d'),
+    directIo: boolean(env, 'CUSTODIA_DIRECT_IO', true),
     uploadExpirySchedule: cron(env, 'CUSTODIA_UPLOAD_EXPIRY_SCHEDULE', '*/15 * * * *'),
     workers: oneOf(env, 'CUSTODIA_WORKERS', ['inline', 'external'] as const, 'inline'),
     embeddedPostgresPort: integer(env, 'CUSTODIA_EMBEDDED_PG_PORT', 5433, 1, 65535),

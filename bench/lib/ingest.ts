@@ -7,7 +7,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,31 @@ export async function generateFile(path: string, bytes: number): Promise<void> {
     if (!out.write(Buffer.from(block))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/**
+ * Writes bytes `start` to `end` (exclusive) of the file at `path` into `request`, through four
+ * reused 1 MiB buffers (a buffer is read into again only once the socket took it). A client
+ * that allocated a buffer per read would spend this machine's two cores on page faults that
+ * the server under test then lacks: an investigator's client runs on another machine.
+ */
+export async function sendFile(request: Writable, path: string, start: number, end: number): Promise<void> {
+  const file = await open(path, 'r');
+  const buffers = Array.from({ length: 4 }, () => Buffer.allocUnsafe(MiB));
+  const written: Promise<void>[] = [];
+  try {
+    for (let position = start, i = 0; position < end; i++) {
+      if (written.length === buffers.length) await written.shift();
+      const buffer = buffers[i % buffers.length]!;
+      const { bytesRead } = await file.read(buffer, 0, Math.min(MiB, end - position), position);
+      if (bytesRead === 0) throw new Error(`${path} ends before ${end}`);
+      position += bytesRead;
+      written.push(new Promise((resolve, reject) => request.write(buffer.subarray(0, bytesRead), (error) => (error ? reject(error) : resolve()))));
+    }
+    await Promise.all(written);
+  } finally {
+    await file.close();
+  }
 }
 
 export async function openssl(path: string): Promise<{ seconds: number; sha256: string }> {

@@ -5,6 +5,7 @@ import { constants } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { DIRECT_IO_ALIGNMENT, isDirectIoReady } from './slot-ring.ts';
 import { BlobNotFoundError, type BlobStore, type ByteRange, type CommitResult, type TempBlob, storageKeyOf } from './blob-store.ts';
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -12,13 +13,38 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
 /** Bytes written between two background flushes (see FileAppender). */
 export const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
 
+/** Set once a filesystem refused direct I/O: every later file is written through the page cache. */
+let directIoRefused = constants.O_DIRECT === undefined;
+
+/** Opens `path` a second time, for direct I/O; null where the filesystem does not offer it. */
+async function openForDirectIo(path: string): Promise<FileHandle | null> {
+  if (directIoRefused) return null;
+  try {
+    return await open(path, constants.O_WRONLY | constants.O_DIRECT);
+  } catch (error) {
+    if (!isCode(error, 'EINVAL')) throw error;
+    directIoRefused = true;
+    return null;
+  }
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset, position + offset);
+    offset += bytesWritten;
+  }
+}
+
 /**
- * Appends to an open file from `start` on, with positioned writes (several may be in flight; each
- * takes its position when asked for). With `earlySync`, every EARLY_SYNC_BYTES a background
- * fdatasync starts (one at a time), so the disk writes while bytes still arrive and the closing
- * fsync has little left to do, instead of writing back the whole file after the last byte. A
- * failed early flush is kept and thrown by sync(): on Linux an fsync error is reported once per
- * open file, so it must not be swallowed here and missed there.
+ * Appends to a file from `start` on, with positioned writes (several may be in flight; each
+ * takes its position when asked for). Bytes in aligned memory at an aligned position
+ * (slot-ring.ts) go to the disk directly, past the page cache; the rest (the first bytes up to
+ * an aligned position, the last partial block, anyone else's buffers) through it. With
+ * `earlySync`, every EARLY_SYNC_BYTES a background fdatasync starts (one at a time), so the disk
+ * writes while bytes still arrive and the closing fsync has little left to do. A failed early
+ * flush is kept and thrown by sync(): on Linux an fsync error is reported once per open file, so
+ * it must not be swallowed here and missed there.
  */
 export class FileAppender {
   private position: number;
@@ -26,23 +52,50 @@ export class FileAppender {
   private flushing: Promise<void> | null = null;
   private flushError: unknown = null;
 
+  /** Use FileAppender.open; `direct` is the same file opened with O_DIRECT, or null. */
   constructor(
     private readonly handle: FileHandle,
+    private direct: FileHandle | null,
     start: number,
     private readonly earlySync: boolean,
   ) {
     this.position = start;
   }
 
+  /**
+   * Opens `path` for appending at `start` (`create`: a new file, mode 0600, which must not exist;
+   * `directIo`: aligned writes past the page cache where the filesystem allows it).
+   */
+  static async open(path: string, options: { start: number; create?: boolean; earlySync: boolean; directIo: boolean }): Promise<FileAppender> {
+    const handle = await open(path, options.create ? 'wx' : 'r+', 0o600);
+    try {
+      const direct = options.directIo ? await openForDirectIo(path) : null;
+      return new FileAppender(handle, direct, options.start, options.earlySync);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
     const position = this.position;
     this.position += chunk.byteLength;
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset, position + offset);
-      offset += bytesWritten;
+    if (this.direct && position % DIRECT_IO_ALIGNMENT === 0 && isDirectIoReady(chunk)) {
+      try {
+        await writeAll(this.direct, chunk, position);
+        return this.wrote(chunk.byteLength);
+      } catch (error) {
+        // A filesystem that opened the file for direct I/O may still refuse a write: page cache then.
+        if (!isCode(error, 'EINVAL')) throw error;
+        this.direct = null;
+      }
     }
-    this.unsynced += chunk.byteLength;
+    await writeAll(this.handle, chunk, position);
+    this.wrote(chunk.byteLength);
+  }
+
+  private wrote(bytes: number): void {
+    this.unsynced += bytes;
     if (this.earlySync && this.unsynced >= EARLY_SYNC_BYTES && !this.flushing) {
       this.unsynced = 0;
       this.flushing = this.handle.datasync().then(
@@ -57,51 +110,54 @@ export class FileAppender {
     }
   }
 
-  /** Waits for a background flush (its failure is thrown), then fsyncs. */
+  /** Waits for a background flush (its failure is thrown), then fsyncs (the file, whichever handle wrote it). */
   async sync(): Promise<void> {
     await this.settle();
     if (this.flushError) throw this.flushError;
     await this.handle.sync();
   }
 
-  /** Waits for a background flush, whatever its outcome (before closing the handle). */
-  async settle(): Promise<void> {
+  /** Waits for a background flush, whatever its outcome, and closes the file. */
+  async close(): Promise<void> {
+    await this.settle();
+    const direct = this.direct;
+    this.direct = null;
+    await Promise.all([this.handle.close(), direct?.close()]);
+  }
+
+  private async settle(): Promise<void> {
     while (this.flushing) await this.flushing;
   }
 }
 
 class FsTempBlob implements TempBlob {
   finished = false;
-  private readonly appender: FileAppender | null;
   constructor(
     readonly id: string,
     readonly path: string,
-    private handle: FileHandle | null,
-  ) {
-    this.appender = handle ? new FileAppender(handle, 0, true) : null;
-  }
+    private appender: FileAppender | null,
+  ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (!this.handle) throw new Error('temporary blob is closed');
-    await this.appender!.write(chunk);
+    if (!this.appender) throw new Error('temporary blob is closed');
+    await this.appender.write(chunk);
   }
 
   async finish(): Promise<void> {
     if (this.finished) return;
-    const handle = this.handle;
-    if (handle) {
-      await this.appender!.sync();
-      await handle.close();
-      this.handle = null;
+    const appender = this.appender;
+    if (appender) {
+      await appender.sync();
+      this.appender = null;
+      await appender.close();
     }
     this.finished = true;
   }
 
   async close(): Promise<void> {
-    const handle = this.handle;
-    this.handle = null;
-    await this.appender?.settle();
-    await handle?.close().catch(() => {});
+    const appender = this.appender;
+    this.appender = null;
+    await appender?.close().catch(() => {});
   }
 }
 
@@ -121,8 +177,14 @@ function isCode(error: unknown, code: string): boolean {
 export class FilesystemBlobStore implements BlobStore {
   readonly tmpDir: string;
 
-  constructor(readonly root: string) {
+  private readonly directIo: boolean;
+
+  constructor(
+    readonly root: string,
+    options: { directIo?: boolean } = {},
+  ) {
     this.tmpDir = join(root, 'tmp');
+    this.directIo = options.directIo ?? true;
   }
 
   pathOf(sha256: string): string {
@@ -138,8 +200,7 @@ export class FilesystemBlobStore implements BlobStore {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     const id = randomUUID();
     const path = join(this.tmpDir, id);
-    const handle = await open(path, 'wx', 0o600);
-    return new FsTempBlob(id, path, handle);
+    return new FsTempBlob(id, path, await FileAppender.open(path, { start: 0, create: true, earlySync: true, directIo: this.directIo }));
   }
 
   async adoptLocalFile(path: string): Promise<TempBlob> {

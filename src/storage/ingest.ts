@@ -1,14 +1,15 @@
-// Streams bytes into a temporary blob (or any sink) while hashing them: SHA-256 over 1 MiB
-// batches, a few disk writes in flight while the next batch fills, fsync at the end. Nothing here holds more than a
-// few MiB whatever the size of the upload.
-import { type Hash, createHash } from 'node:crypto';
+// Streams bytes into a temporary blob (or any sink) while hashing them. The bytes are gathered
+// into the slots of a ring of shared, aligned memory (slot-ring.ts); each full slot goes at once
+// to the disk and to the digest worker, while the next one fills. Nothing here holds more than
+// one ring whatever the size of the upload.
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import type { BlobStore, TempBlob } from './blob-store.ts';
+import { DigestStream } from './digest-worker.ts';
+import { DIRECT_IO_ALIGNMENT, SLOT_BYTES, returnRing, takeRing } from './slot-ring.ts';
 
-export const INGEST_CHUNK_BYTES = 1024 * 1024;
 /** Enough of the start of a file to sniff its type and read its EXIF/XMP segments. */
 export const HEAD_BYTES = 512 * 1024;
-/** Disk writes allowed in flight at once (so at most this many MiB buffered, plus one filling). */
-const WRITES_IN_FLIGHT = 4;
 
 export class BlobTooLargeError extends Error {
   override name = 'BlobTooLargeError';
@@ -28,6 +29,8 @@ export interface IngestedBlob {
 export interface IngestOptions {
   maxBytes: number;
   headBytes?: number;
+  /** Where the first byte lands in the file: the first write ends on an aligned position, so the rest can go by direct I/O. */
+  startOffset?: number;
 }
 
 /**
@@ -37,14 +40,17 @@ export interface IngestOptions {
  */
 export async function ingestStream(store: BlobStore, source: AsyncIterable<unknown>, options: IngestOptions): Promise<IngestedBlob> {
   const temp = await store.createTemp();
+  const digest = new DigestStream();
   try {
-    const hash = createHash('sha256');
-    const { sizeBytes, head } = await writeHashed(source, temp, hash, options);
+    const { sizeBytes, head } = await writeHashed(source, temp, digest, options);
     await temp.finish();
-    return { temp, sha256: hash.digest('hex'), sizeBytes, head };
+    const { sha256 } = await digest.digest();
+    return { temp, sha256, sizeBytes, head };
   } catch (error) {
     await store.abort(temp).catch(() => {});
     throw error;
+  } finally {
+    digest.close();
   }
 }
 
@@ -54,42 +60,38 @@ export interface ByteSink {
 }
 
 /**
- * Copies `source` into `sink` in 1 MiB batches, each batch fed to `hash` as it is handed to the
- * disk (so the hash covers exactly the bytes given to the sink, in order), one write in flight
- * while the next batch fills. On success every byte of the source was written and hashed. On
- * failure the sink holds a prefix of the source, and `hash` may cover more than that prefix
- * (a write that failed): the caller must discard it.
+ * Copies `source` into `sink` slot by slot, each slot given to `digest` as it is handed to the
+ * sink (so the digest covers exactly the bytes given to the sink, in order), a few slots in
+ * flight while the next one fills. On success every byte of the source was written and hashed.
+ * On failure the sink holds a prefix of the source, and `digest` may cover more than that prefix
+ * (a write that failed): the caller must discard both.
  */
-export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink, hash: Hash, options: IngestOptions): Promise<{ sizeBytes: number; head: Buffer }> {
+export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink, digest: DigestStream, options: IngestOptions): Promise<{ sizeBytes: number; head: Buffer }> {
   const headLimit = options.headBytes ?? HEAD_BYTES;
   const head = Buffer.allocUnsafe(headLimit);
   let headUsed = 0;
   let sizeBytes = 0;
-  // Full batches go to the disk while the next ones fill; buffers come back once written.
-  const spare: Buffer[] = [];
+  const ring = takeRing();
   const inflight = new Set<Promise<void>>();
   let failure: unknown = null;
-  let batch: Buffer = Buffer.allocUnsafe(INGEST_CHUNK_BYTES);
+  let slot: Buffer | null = null;
   let used = 0;
+  let capacity = (DIRECT_IO_ALIGNMENT - ((options.startOffset ?? 0) % DIRECT_IO_ALIGNMENT)) % DIRECT_IO_ALIGNMENT || SLOT_BYTES;
 
-  const flush = async (bytes: Buffer, reusable: Buffer | null) => {
-    while (inflight.size >= WRITES_IN_FLIGHT) await Promise.race(inflight);
-    if (failure) throw failure;
-    hash.update(bytes);
-    const writing: Promise<void> = sink.write(bytes).then(
-      () => {
-        inflight.delete(writing);
-        if (reusable) spare.push(reusable);
-      },
-      (error: unknown) => {
-        inflight.delete(writing);
-        failure ??= error;
-      },
-    );
-    inflight.add(writing);
+  // The slot comes back to the ring only once both its write and its hash settled: until then
+  // the disk or the worker may still read it.
+  const dispatch = (full: Buffer, length: number) => {
+    const bytes = full.subarray(0, length);
+    const settled: Promise<void> = Promise.allSettled([digest.update(bytes), sink.write(bytes)]).then((results) => {
+      for (const result of results) if (result.status === 'rejected') failure ??= result.reason;
+      inflight.delete(settled);
+      ring.release(full);
+    });
+    inflight.add(settled);
   };
 
   try {
+    slot = await ring.acquire();
     for await (const part of source) {
       const chunk = part as Uint8Array;
       sizeBytes += chunk.byteLength;
@@ -101,23 +103,63 @@ export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink
       }
       let offset = 0;
       while (offset < chunk.byteLength) {
-        const n = Math.min(INGEST_CHUNK_BYTES - used, chunk.byteLength - offset);
-        batch.set(chunk.subarray(offset, offset + n), used);
+        const n = Math.min(capacity - used, chunk.byteLength - offset);
+        slot.set(chunk.subarray(offset, offset + n), used);
         used += n;
         offset += n;
-        if (used === INGEST_CHUNK_BYTES) {
-          await flush(batch, batch);
-          batch = spare.pop() ?? Buffer.allocUnsafe(INGEST_CHUNK_BYTES);
+        if (used === capacity) {
+          const full: Buffer = slot;
+          slot = null;
+          dispatch(full, used);
+          slot = await ring.acquire();
+          if (failure) throw failure;
           used = 0;
+          capacity = SLOT_BYTES;
         }
       }
     }
-    if (used > 0) await flush(batch.subarray(0, used), null);
+    if (used > 0) {
+      const last: Buffer = slot;
+      slot = null;
+      dispatch(last, used);
+    }
   } finally {
-    await Promise.allSettled(inflight);
+    if (slot) ring.release(slot);
+    while (inflight.size > 0) await Promise.all(inflight);
+    returnRing(ring);
   }
   if (failure) throw failure;
   return { sizeBytes, head: head.subarray(0, headUsed) };
+}
+
+/**
+ * A digest stream over the first `length` bytes of a file (an upload received before this
+ * process started). Rejects when the file holds fewer.
+ */
+export async function digestFilePrefix(path: string, length: number): Promise<DigestStream> {
+  const digest = new DigestStream();
+  const ring = takeRing();
+  const slot = await ring.acquire();
+  try {
+    const handle = await open(path, 'r');
+    try {
+      for (let position = 0; position < length; ) {
+        const { bytesRead } = await handle.read(slot, 0, Math.min(SLOT_BYTES, length - position), position);
+        if (bytesRead === 0) throw new Error(`the file holds ${position} bytes, not ${length}`);
+        await digest.update(slot.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    return digest;
+  } catch (error) {
+    digest.close();
+    throw error;
+  } finally {
+    ring.release(slot);
+    returnRing(ring);
+  }
 }
 
 /** SHA-256 and length of a stream, without storing it. */

@@ -52,6 +52,8 @@ t.test('values are read and converted', async (t) => {
   });
   t.equal(loadConfig({ CUSTODIA_METRICS_ADDRESS: 'off' }).metricsAddress, null);
   t.equal(loadConfig({ CUSTODIA_TRUST_PROXY: 'false' }).trustProxy, false);
+  t.equal(loadConfig({}).directIo, true, 'direct I/O by default');
+  t.equal(loadConfig({ CUSTODIA_DIRECT_IO: 'false' }).directIo, false);
   t.equal(parseDuration('15m'), 900);
   t.equal(parseDuration('soon'), null);
 });
@@ -64,6 +66,7 @@ t.test('every bad value is refused with a message naming the variable', async (t
     ['CUSTODIA_INSTANCE_ID', 'has spaces'],
     ['CUSTODIA_SIGNING_KEY_NAME', 'a+b'],
     ['CUSTODIA_TRUST_PROXY', 'maybe'],
+    ['CUSTODIA_DIRECT_IO', 'sometimes'],
     ['CUSTODIA_TOKEN_TTL', 'forever'], ['CUSTODIA_TOKEN_TTL', '0'],
     ['CUSTODIA_TOKEN_IDLE_TTL', '2d'],
     ['CUSTODIA_LOGIN_MAX_FAILURES', '0'], ['CUSTODIA_LOGIN_MAX_FAILURES', 'ten'],

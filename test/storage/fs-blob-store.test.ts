@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type FileHandle, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { EARLY_SYNC_BYTES } from '../../src/storage/fs-blob-store.ts';
+import { SLOT_BYTES } from '../../src/storage/slot-ring.ts';
 import { BlobNotFoundError, BlobTooLargeError, FileAppender, FilesystemBlobStore, adoptFinishedFile, hashStoredBlob, ingestStream, storageKeyOf } from '../../src/storage/index.ts';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -93,6 +94,39 @@ t.test('filesystem blob store', async (t) => {
   t.throws(() => storageKeyOf('../../etc/passwd'));
 });
 
+t.test('direct I/O or the page cache: the same bytes, whatever the sizes of the pieces', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const directIo of [true, false]) {
+    const store = new FilesystemBlobStore(join(dir, `blobs-${directIo}`), { directIo });
+    for (const size of [0, 1, 4095, 4096, 4097, SLOT_BYTES - 1, SLOT_BYTES, SLOT_BYTES + 1, 3 * SLOT_BYTES + 4096 * 3 + 5]) {
+      const data = randomBytes(size);
+      for (const piece of [1000, 65536, SLOT_BYTES + 3]) {
+        const blob = await ingestStream(store, chunks(data, piece), { maxBytes: size });
+        t.equal(blob.sha256, sha(data), `${directIo ? 'direct' : 'cached'}: ${size} bytes in pieces of ${piece}: hash`);
+        t.ok((await readFile(join(store.tmpDir, blob.temp.id))).equals(data), `${directIo ? 'direct' : 'cached'}: ${size} bytes in pieces of ${piece}: bytes`);
+        await store.abort(blob.temp);
+      }
+    }
+  }
+});
+
+t.test('a source that fails mid-way leaves no temporary file, and the next ingest works', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = new FilesystemBlobStore(join(dir, 'blobs'));
+  const data = randomBytes(5 * SLOT_BYTES);
+  async function* failing() {
+    yield* chunks(data.subarray(0, 3 * SLOT_BYTES + 100), 65536);
+    throw new Error('connection reset');
+  }
+  await t.rejects(ingestStream(store, failing(), { maxBytes: data.length }), /connection reset/);
+  t.same(await readdir(store.tmpDir), []);
+  const blob = await ingestStream(store, chunks(data, 65536), { maxBytes: data.length });
+  t.equal(blob.sha256, sha(data));
+  await store.abort(blob.temp);
+});
+
 t.test('a blob larger than one early flush: written, flushed along the way, hashed', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'custodia-store-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -116,13 +150,13 @@ t.test('a failed early flush is not swallowed: the closing sync throws it', asyn
       calls.push('sync');
     },
   } as unknown as FileHandle;
-  const appender = new FileAppender(handle, 0, true);
+  const appender = new FileAppender(handle, null, 0, true);
   const chunk = Buffer.alloc(4 << 20);
   for (let written = 0; written <= EARLY_SYNC_BYTES; written += chunk.length) await appender.write(chunk);
   await t.rejects(appender.sync(), { code: 'EIO' });
   t.same(calls, ['datasync'], 'one early flush, and no fsync that would answer success after it');
 
-  const quiet = new FileAppender(handle, 0, false);
+  const quiet = new FileAppender(handle, null, 0, false);
   for (let written = 0; written <= EARLY_SYNC_BYTES; written += chunk.length) await quiet.write(chunk);
   await quiet.sync();
   t.same(calls, ['datasync', 'sync'], 'without early flushes, only the closing fsync');

@@ -39,6 +39,7 @@ export default async function uploadRoutes(app: FastifyInstance, options: Upload
     path: `${app.prefix}/uploads`,
     maxBytes: config.maxUploadBytes,
     ttlSeconds: config.uploadTtlSeconds,
+    directIo: config.directIo,
     log: app.log,
   });
   const deps: UploadDeps = {

@@ -89,7 +89,7 @@ export async function completeUpload(deps: UploadDeps, caller: Caller, id: strin
     // Hashed as the PATCHes wrote it (when this process received every byte, or re-hashed the
     // part received before it started); otherwise read again.
     const sizeBytes = Number(row.uploadLength);
-    const sha256 = deps.tus.sha256Of(id, sizeBytes);
+    const sha256 = await deps.tus.sha256Of(id, sizeBytes);
     let evidence: EvidenceView;
     try {
       const known = sha256 ? { sha256, sizeBytes } : null;

@@ -3,8 +3,6 @@
 // as `<id>.json`. Our routes authenticate, authorise and load the upload first, then hand the raw
 // request to tus (reply.hijack()); the id tus works on is always the one our route checked, never
 // one parsed again from the URL.
-import { type Hash, createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -12,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, MemoryLocker, Server, type Upload } from '@tus/server';
 import type { Config } from '../../config.ts';
-import { FileAppender, INGEST_CHUNK_BYTES, writeHashed } from '../../storage/index.ts';
+import { type DigestStream, FileAppender, digestFilePrefix, writeHashed } from '../../storage/index.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -52,75 +50,71 @@ export async function syncUploadData(directory: string, id: string): Promise<voi
   }
 }
 
-/** The SHA-256 of an upload's first `length` bytes, as they were written. */
-interface RunningHash {
-  hash: Hash;
+/** The digest of an upload's first `length` bytes, as they were written. */
+interface RunningDigest {
+  digest: DigestStream;
   length: number;
-}
-
-/** Hashes the first `length` bytes of a file (the part of an upload received before this process started). */
-async function hashPrefix(path: string, length: number): Promise<RunningHash> {
-  const hash = createHash('sha256');
-  let read = 0;
-  if (length > 0) {
-    for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: INGEST_CHUNK_BYTES })) {
-      hash.update(chunk as Buffer);
-      read += (chunk as Buffer).byteLength;
-    }
-  }
-  if (read !== length) throw new Error(`the upload holds ${read} bytes, not ${length}`);
-  return { hash, length };
 }
 
 /**
  * tus's FileStore, except that a PATCH's bytes are hashed as they are written (writeHashed, as
- * for a multipart upload), so that `complete` need not read the whole file again. The hash of
- * the bytes so far lives in this process only: a PATCH that finds none at its offset (the first
- * after a restart) hashes the prefix already on disk once, then goes on from there; a write that
- * fails drops it, and the next PATCH (or `complete`) rebuilds it from the disk. tus's locker
- * serialises the PATCHes of one upload, so two writes never share a hash.
+ * for a multipart upload, direct I/O included), so that `complete` need not read the whole file
+ * again. The hash of the bytes so far lives in this process only: a PATCH that finds none at its
+ * offset (the first after a restart) hashes the prefix already on disk once, then goes on from
+ * there; a write that fails drops it, and the next PATCH (or `complete`) rebuilds it from the
+ * disk. tus's locker serialises the PATCHes of one upload, so two writes never share a digest.
  */
 export class HashingFileStore extends FileStore {
-  private readonly hashes = new Map<string, RunningHash>();
+  private readonly running = new Map<string, RunningDigest>();
 
-  constructor(private readonly dir: string, expirationPeriodInMilliseconds: number) {
+  constructor(
+    private readonly dir: string,
+    expirationPeriodInMilliseconds: number,
+    private readonly directIo: boolean,
+  ) {
     super({ directory: dir, expirationPeriodInMilliseconds });
   }
 
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
     const path = fileOf(this.dir, id);
     // Out of the map while the write runs: a failure leaves nothing that could disagree with the file.
-    let running = this.hashes.get(id);
-    this.hashes.delete(id);
+    let running = this.running.get(id);
+    this.running.delete(id);
     try {
-      if (!running || running.length !== offset) running = await hashPrefix(path, offset);
-      const handle = await open(path, 'r+');
+      if (!running || running.length !== offset) {
+        running?.digest.close();
+        running = { digest: await digestFilePrefix(path, offset), length: offset };
+      }
+      const appender = await FileAppender.open(path, { start: offset, earlySync: true, directIo: this.directIo });
       try {
-        const { sizeBytes } = await writeHashed(readable, new FileAppender(handle, offset, false), running.hash, { maxBytes: Number.MAX_SAFE_INTEGER, headBytes: 0 });
+        const { sizeBytes } = await writeHashed(readable, appender, running.digest, { maxBytes: Number.MAX_SAFE_INTEGER, headBytes: 0, startOffset: offset });
         running.length += sizeBytes;
       } finally {
-        await handle.close();
+        await appender.close();
       }
     } catch {
+      running?.digest.close();
       throw ERRORS.FILE_WRITE_ERROR;
     }
-    this.hashes.set(id, running);
+    this.running.set(id, running);
     return running.length;
   }
 
   override async remove(id: string): Promise<void> {
-    this.hashes.delete(id);
+    this.forget(id);
     await super.remove(id);
   }
 
   /** The SHA-256 of the first `length` bytes written to an upload, when this process hashed exactly those. */
-  sha256Of(id: string, length: number): string | null {
-    const running = this.hashes.get(id);
-    return running && running.length === length ? running.hash.copy().digest('hex') : null;
+  async sha256Of(id: string, length: number): Promise<string | null> {
+    const running = this.running.get(id);
+    if (!running || running.length !== length) return null;
+    return (await running.digest.digest()).sha256;
   }
 
   forget(id: string): void {
-    this.hashes.delete(id);
+    this.running.get(id)?.digest.close();
+    this.running.delete(id);
   }
 }
 
@@ -146,7 +140,7 @@ export interface TusBridge {
    * The SHA-256 of an upload's first `length` bytes when this process hashed exactly those as it
    * wrote them; null when it did not (a failed write): then the file must be read again.
    */
-  sha256Of(id: string, length: number): string | null;
+  sha256Of(id: string, length: number): Promise<string | null>;
   /** Drops what this process keeps about an upload (once it became evidence). */
   forget(id: string): void;
 }
@@ -157,7 +151,7 @@ function nodeRequestOf(request: unknown): IncomingMessage | undefined {
   return web.runtime?.node?.req ?? web.node?.req;
 }
 
-export async function createTusBridge(options: { directory: string; path: string; maxBytes: number; ttlSeconds: number; log: TusLog }): Promise<TusBridge> {
+export async function createTusBridge(options: { directory: string; path: string; maxBytes: number; ttlSeconds: number; directIo: boolean; log: TusLog }): Promise<TusBridge> {
   const { directory } = options;
   await mkdir(directory, { recursive: true, mode: 0o700 });
   const contexts = new WeakMap<IncomingMessage, TusRequestContext>();
@@ -167,7 +161,7 @@ export async function createTusBridge(options: { directory: string; path: string
     if (!context) throw { status_code: 404, body: 'Not found\n' };
     return context;
   };
-  const store = new HashingFileStore(directory, options.ttlSeconds * 1000);
+  const store = new HashingFileStore(directory, options.ttlSeconds * 1000, options.directIo);
   // Every upload declares its length at creation (the row records it): no deferred length.
   store.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration'];
   const locker = new MemoryLocker();
