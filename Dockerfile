@@ -48,7 +48,16 @@ VOLUME /data
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# What `npm start` runs, without npm in between: npm does not pass SIGTERM on, so `docker stop`
-# would kill the service instead of letting it finish requests and stop PostgreSQL cleanly.
-# The image holds dist/ and no src/, so bin/custodia.js runs the build.
-CMD ["node", "bin/custodia.js", "serve"]
+# What `npm start` runs (the same flags: a test compares them), without npm in between: npm does
+# not pass SIGTERM on, so `docker stop` would kill the service instead of letting it finish
+# requests and stop PostgreSQL cleanly. The image holds dist/ and no src/, so bin/custodia.js
+# runs the build. The two V8 flags are for uploads. Each 64 KiB a socket delivers is a new
+# buffer, garbage at once, and V8 counts such memory allocated since its last full collection
+# against the old generation's limit: with the defaults (old generation ~40 MB, growing by ~25 MB)
+# the garbage of a fast upload reaches that limit every ~70 ms, and a full collection follows
+# each time (110 during one 4 GiB upload). --heap-growing-percent=100 leaves twice the old
+# generation's size before the next one (3 full collections instead); --max-semi-space-size=2
+# (MiB; default 16) collects the young buffers sooner, so less garbage is resident at once.
+# Measured with npm run bench:ingest: the server's CPU per GiB uploaded 4.4 -> 2.4 s, peak
+# resident memory -25 MB; bench:api: a few per cent fewer requests per second.
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=100", "bin/custodia.js", "serve"]

@@ -3,13 +3,14 @@
 // on an initialised data directory. Figures printed, not asserted. Goals: ratio ≥ 0.4, p99 ≤ 25 ms,
 // start ≤ 3 s.
 //
-// Both servers run as processes of their own, the service as production starts it (`custodia
-// serve`, through bin/custodia.js: the build in dist/, so `npm run build` after changing src/),
+// Both servers run as processes of their own, the service as production starts it (what `npm
+// start` runs, node flags included, through bin/custodia.js: the build in dist/, so `npm run
+// build` after changing src/),
 // the baseline from bench/lib/bare-server.ts; this process only generates the load (autocannon).
 // Each server's CPU time per request (from /proc), and that of the PostgreSQL backends serving the
 // scratch database, are printed beside its latency: they are the figures that other work on the
-// machine disturbs least. BENCH_API_NODE_ARGS adds node options to the
-// service's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of it under load.
+// machine disturbs least. BENCH_API_NODE_ARGS replaces npm start's node flags for the service's
+// process (empty: V8's defaults), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile under load.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import autocannon from 'autocannon';
 import { createDatabaseClient } from '../src/database/client.ts';
 import { hashPassword } from '../src/modules/auth/passwords.ts';
 import { freePort, scratchDatabase } from './lib/database.ts';
+import { serviceArgs } from './lib/service.ts';
 import { percentile, report } from './lib/report.ts';
 
 const CONNECTIONS = 50;
@@ -131,7 +133,7 @@ async function apiAndBaseline(): Promise<void> {
   try {
     const port = await freePort();
     const api = await startServer(
-      [...(process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/custodia.js', 'serve'],
+      process.env.BENCH_API_NODE_ARGS === undefined ? serviceArgs() : [...process.env.BENCH_API_NODE_ARGS.split(' ').filter(Boolean), 'bin/custodia.js', 'serve'],
       {
         ...process.env,
         CUSTODIA_DATA_DIR: dataDir,
@@ -207,7 +209,7 @@ async function startToReady(dataDir: string): Promise<number> {
   delete env.DATABASE_URL;
   // What `npm start` runs (the build from `npm ci`, or src/ through tsx when a source file is newer),
   // without npm in between: npm does not pass SIGTERM on to its child.
-  const server = await startServer(['bin/custodia.js', 'serve'], env, `http://127.0.0.1:${port}/health/ready`);
+  const server = await startServer(serviceArgs(), env, `http://127.0.0.1:${port}/health/ready`);
   await server.stop(); // the service closes gracefully
   // Its lock file goes last.
   for (let waited = 0; existsSync(join(dataDir, 'custodia.pid')) && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100));

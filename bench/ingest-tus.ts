@@ -10,7 +10,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MiB, SIZES, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
 const CHUNK = Number(process.env.BENCH_TUS_CHUNK_MIB ?? 64) * MiB;
@@ -73,6 +73,7 @@ export async function benchTus(): Promise<void> {
     for (const sizeMiB of SIZES) {
       const path = join(inputs, `input-${sizeMiB}.bin`);
       await generateFile(path, sizeMiB * MiB);
+      const disk = await durableCopy(path, server.dataDir);
       const reference = await openssl(path);
       const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => tusUpload(server.port, server.token, server.caseId, path, sizeMiB * MiB));
       if (upload.sha256 !== reference.sha256) throw new Error('the server computed another hash than openssl');
@@ -83,6 +84,8 @@ export async function benchTus(): Promise<void> {
       report(`tus_complete_${sizeMiB}MiB`, upload.totalSeconds - upload.patchSeconds, 's');
       report(`tus_patches_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.patchSeconds / opensslRate) * 100, '%');
       report(`tus_total_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.totalSeconds / opensslRate) * 100, '%');
+      report(`disk_durable_write_${sizeMiB}MiB`, sizeMiB / disk.seconds, 'MiB/s (dd oflag=direct conv=fsync of the same file into the data directory)');
+      report(`tus_total_vs_disk_${sizeMiB}MiB`, (sizeMiB / upload.totalSeconds / (sizeMiB / disk.seconds)) * 100, '%');
       report(`tus_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
       report(`tus_server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)');
       report(`tus_server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)');

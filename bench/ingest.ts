@@ -1,7 +1,8 @@
 // `npm run bench:ingest`: uploads a 1 GiB file through the multipart route over a real socket to
 // `custodia serve` in a child process (bench/lib/ingest.ts), beside `openssl dgst -sha256` on the
-// same file; prints MiB/s for each, their ratio, the server's CPU time for the upload, and its
-// resident memory (idle, highest during each upload, VmHWM). Repeats with 4 GiB for memory; then
+// same file and the disk's durable write of it (dd); prints MiB/s for each, the ratios, the
+// server's CPU time for the upload, and its resident memory (idle, highest during each upload,
+// VmHWM). Repeats with 4 GiB for memory; then
 // the same through tus (bench/ingest-tus.ts). BENCH_SIZES_MIB="1024,4096" changes the sizes;
 // BENCH_SERVER=tsx runs the server from src/ through tsx instead of the compiled dist/.
 // Needs DATABASE_URL or starts an embedded cluster.
@@ -10,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MiB, SIZES, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
 async function uploadFile(port: number, token: string, caseId: string, path: string, size: number): Promise<{ seconds: number; status: number; body: string }> {
@@ -45,6 +46,7 @@ async function main() {
     for (const sizeMiB of SIZES) {
       const path = join(inputs, `input-${sizeMiB}.bin`);
       await generateFile(path, sizeMiB * MiB);
+      const disk = await durableCopy(path, server.dataDir);
       const reference = await openssl(path);
       const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => uploadFile(server.port, server.token, server.caseId, path, sizeMiB * MiB));
       if (upload.status !== 201) throw new Error(`upload answered ${upload.status}: ${upload.body.slice(0, 300)}`);
@@ -54,6 +56,8 @@ async function main() {
       report(`openssl_sha256_${sizeMiB}MiB`, opensslRate, 'MiB/s');
       report(`multipart_upload_${sizeMiB}MiB`, uploadRate, 'MiB/s');
       report(`multipart_vs_openssl_${sizeMiB}MiB`, (uploadRate / opensslRate) * 100, '%');
+      report(`disk_durable_write_${sizeMiB}MiB`, sizeMiB / disk.seconds, 'MiB/s (dd oflag=direct conv=fsync of the same file into the data directory)');
+      report(`multipart_vs_disk_${sizeMiB}MiB`, (uploadRate / (sizeMiB / disk.seconds)) * 100, '%');
       report(`multipart_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
       report(`server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)');
       report(`server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)');

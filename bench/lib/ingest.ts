@@ -1,9 +1,10 @@
 // Shared by both halves of `npm run bench:ingest` (multipart, bench/ingest.ts; tus,
 // bench/ingest-tus.ts): the input file, the openssl baseline, and the server under test — the
 // real `custodia serve` in a child process, as the image runs it (the compiled dist/ through
-// bin/custodia.js, MALLOC_ARENA_MAX=2 as the Dockerfile sets it), so that its memory and CPU are
-// measured on their own from /proc. BENCH_SERVER=tsx runs src/ through tsx instead, and
-// BENCH_MALLOC_ARENA_MAX=0 leaves glibc's default arenas, for comparison.
+// bin/custodia.js with npm start's node flags, MALLOC_ARENA_MAX=2 as the Dockerfile sets it), so
+// that its memory and CPU are measured on their own from /proc. BENCH_SERVER=tsx runs src/
+// through tsx instead, BENCH_MALLOC_ARENA_MAX=0 leaves glibc's default arenas, and
+// BENCH_SERVER_NODE_ARGS replaces the node flags (empty: V8's defaults), for comparison.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort, scratchDatabase } from './database.ts';
+import { serviceArgs } from './service.ts';
 
 export const MiB = 1024 * 1024;
 export const SIZES = (process.env.BENCH_SIZES_MIB ?? '1024,4096').split(',').map(Number);
@@ -56,10 +58,30 @@ export async function sendFile(request: Writable, path: string, start: number, e
   }
 }
 
+/**
+ * `openssl dgst -sha256` over the file, timed on its second pass: the first brings the file into
+ * the page cache, where the upload's client then reads it from too.
+ */
 export async function openssl(path: string): Promise<{ seconds: number; sha256: string }> {
+  await run('openssl', ['dgst', '-sha256', '-r', path]);
   const started = process.hrtime.bigint();
   const { stdout } = await run('openssl', ['dgst', '-sha256', '-r', path]);
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, sha256: stdout.split(' ')[0]! };
+}
+
+/**
+ * The disk's own pace: `dd` copies the file into `dir` (where the server keeps its data) past the
+ * page cache and fsyncs it, as an upload must before it answers. An upload cannot beat it.
+ */
+export async function durableCopy(path: string, dir: string): Promise<{ seconds: number }> {
+  const target = join(dir, 'dd-baseline.bin');
+  const started = process.hrtime.bigint();
+  try {
+    await run('dd', [`if=${path}`, `of=${target}`, 'bs=4M', 'oflag=direct', 'conv=fsync']);
+    return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  } finally {
+    await rm(target, { force: true });
+  }
 }
 
 /** A field of /proc/<pid>/status in MiB: VmHWM (peak resident size) or VmRSS (now). */
@@ -116,6 +138,8 @@ async function ensureBuild(): Promise<void> {
 
 export interface BenchServer {
   pid: number;
+  /** The server's data directory (the disk baseline writes there). */
+  dataDir: string;
   port: number;
   token: string;
   caseId: string;
@@ -153,8 +177,10 @@ export async function startServer(): Promise<BenchServer> {
   const created = await new Promise<number | null>((resolve) => create.once('exit', resolve));
   if (created !== 0) throw new Error(`custodia user create exited with ${created}`);
 
+  // npm start's node flags, unless BENCH_SERVER_NODE_ARGS replaces them (set it empty for V8's defaults).
+  const startArgs = serviceArgs();
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? startArgs.slice(0, startArgs.indexOf('bin/custodia.js'));
   const args = runs === 'tsx' ? ['--import', 'tsx', join(root, 'src/cli.ts'), 'serve'] : [join(root, 'bin/custodia.js'), 'serve'];
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
@@ -174,7 +200,7 @@ export async function startServer(): Promise<BenchServer> {
     const { token } = (await api(port, 'POST', '/auth/login', null, { email, password })) as { token: string };
     const me = (await api(port, 'GET', '/me', token)) as { id: string };
     const kase = (await api(port, 'POST', '/cases', token, { reference: 'BENCH-1', title: 'bench', leadUserId: me.id })) as { id: string };
-    return { pid: child.pid!, port, token, caseId: kase.id, runs: `${runs}, MALLOC_ARENA_MAX=${arenas}`, stop };
+    return { pid: child.pid!, dataDir, port, token, caseId: kase.id, runs: `${runs}, MALLOC_ARENA_MAX=${arenas}, node ${nodeArgs.join(' ') || '(no flags)'}`, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -88,6 +88,8 @@ export class HashingFileStore extends FileStore {
       const appender = await FileAppender.open(path, { start: offset, earlySync: true, directIo: this.directIo });
       try {
         const { sizeBytes } = await writeHashed(readable, appender, running.digest, { maxBytes: Number.MAX_SAFE_INTEGER, headBytes: 0, startOffset: offset });
+        // Durable before tus acknowledges the new offset: a crash never loses bytes the client was told arrived.
+        await appender.sync();
         running.length += sizeBytes;
       } finally {
         await appender.close();
