@@ -11,7 +11,7 @@ import { BlobNotFoundError, type BlobStore, type ByteRange, type CommitResult, t
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** Bytes written between two background flushes (see FileAppender). */
-export const EARLY_SYNC_BYTES = 128 * 1024 * 1024;
+export const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
 
 /** Set once a filesystem refused direct I/O: every later file is written through the page cache. */
 let directIoRefused = constants.O_DIRECT === undefined;

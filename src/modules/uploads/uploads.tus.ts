@@ -88,8 +88,6 @@ export class HashingFileStore extends FileStore {
       const appender = await FileAppender.open(path, { start: offset, earlySync: true, directIo: this.directIo });
       try {
         const { sizeBytes } = await writeHashed(readable, appender, running.digest, { maxBytes: Number.MAX_SAFE_INTEGER, headBytes: 0, startOffset: offset });
-        // Durable before tus acknowledges the new offset: a crash never loses bytes the client was told arrived.
-        await appender.sync();
         running.length += sizeBytes;
       } finally {
         await appender.close();
@@ -147,19 +145,68 @@ export interface TusBridge {
   forget(id: string): void;
 }
 
-/** The Node request behind the srvx request tus gives its hooks. */
-function nodeRequestOf(request: unknown): IncomingMessage | undefined {
-  const web = request as { runtime?: { node?: { req?: IncomingMessage } }; node?: { req?: IncomingMessage } };
-  return web.runtime?.node?.req ?? web.node?.req;
+/**
+ * The body of a Node request as a web stream of the very buffers the socket delivered (Node 20's
+ * Readable.toWeb, which @tus/server's own Node entry uses, copies each one: a second copy of every
+ * byte uploaded, and twice the garbage). A client that goes away ends the stream where it
+ * stopped, as @tus/server does for its Node requests: the bytes that arrived are kept and the
+ * upload resumes after them.
+ */
+function bodyStream(request: IncomingMessage): ReadableStream<Uint8Array> {
+  let done = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        const finish = () => {
+          if (done) return;
+          done = true;
+          controller.close();
+        };
+        request.on('data', (chunk: Buffer) => {
+          if (done) return;
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 0) <= 0) request.pause();
+        });
+        request.once('end', finish);
+        request.once('error', finish);
+        request.once('close', finish);
+      },
+      pull() {
+        request.resume();
+      },
+      cancel() {
+        done = true;
+        request.pause();
+      },
+    },
+    { highWaterMark: 4 },
+  );
+}
+
+/** The Node request as a web request for tus (its body is not read yet). */
+function webRequestOf(request: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+  }
+  const method = request.method ?? 'GET';
+  const body = method === 'GET' || method === 'HEAD' ? null : bodyStream(request);
+  return new Request(new URL(request.url ?? '/', 'http://localhost'), { method, headers, body, duplex: 'half' } as RequestInit);
+}
+
+async function sendResponse(response: ServerResponse, answer: Response): Promise<void> {
+  const body = answer.body ? Buffer.from(await answer.arrayBuffer()) : null;
+  response.writeHead(answer.status, Object.fromEntries(answer.headers));
+  response.end(body);
 }
 
 export async function createTusBridge(options: { directory: string; path: string; maxBytes: number; ttlSeconds: number; directIo: boolean; log: TusLog }): Promise<TusBridge> {
   const { directory } = options;
   await mkdir(directory, { recursive: true, mode: 0o700 });
-  const contexts = new WeakMap<IncomingMessage, TusRequestContext>();
-  const contextOf = (request: unknown): TusRequestContext => {
-    const raw = nodeRequestOf(request);
-    const context = raw ? contexts.get(raw) : undefined;
+  const contexts = new WeakMap<Request, TusRequestContext>();
+  const contextOf = (request: Request): TusRequestContext => {
+    const context = contexts.get(request);
     if (!context) throw { status_code: 404, body: 'Not found\n' };
     return context;
   };
@@ -193,8 +240,9 @@ export async function createTusBridge(options: { directory: string; path: string
     directory,
     locker,
     async handle(request, response, context) {
-      contexts.set(request, context);
-      await server.handle(request, response);
+      const web = webRequestOf(request);
+      contexts.set(web, context);
+      await sendResponse(response, await server.handleWeb(web));
     },
     async progress(id) {
       try {
