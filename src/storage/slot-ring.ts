@@ -7,8 +7,8 @@
 // upload in progress, whatever the size of the files.
 
 export const DIRECT_IO_ALIGNMENT = 4096;
-export const SLOT_BYTES = 2 * 1024 * 1024;
-const SLOTS_PER_RING = 4;
+export const SLOT_BYTES = 1024 * 1024;
+const SLOTS_PER_RING = 6;
 /** Rings kept for reuse once their upload is over (the rest are left to the garbage collector). */
 const IDLE_RINGS_KEPT = 2;
 const WASM_PAGE_BYTES = 65536;
