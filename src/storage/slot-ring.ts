@@ -7,8 +7,12 @@
 // upload in progress, whatever the size of the files.
 
 export const DIRECT_IO_ALIGNMENT = 4096;
-export const SLOT_BYTES = 1024 * 1024;
-const SLOTS_PER_RING = 6;
+// Measured with bench:ingest (2 GiB, against dd on the same disk): larger direct writes go faster
+// (1 MiB x 6: 69-76 % of dd; 2 MiB x 4: 86-92 %; 4 MiB x 3 or 4: 80-93 %, with 4-8 MiB more
+// resident per upload). An extending O_DIRECT write holds the file's lock, so more slots in flight
+// do not make up for smaller ones.
+export const SLOT_BYTES = 2 * 1024 * 1024;
+const SLOTS_PER_RING = 4;
 /** Rings kept for reuse once their upload is over (the rest are left to the garbage collector). */
 const IDLE_RINGS_KEPT = 2;
 const WASM_PAGE_BYTES = 65536;
