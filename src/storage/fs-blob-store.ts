@@ -51,15 +51,18 @@ export class FileAppender {
   private unsynced = 0;
   private flushing: Promise<void> | null = null;
   private flushError: unknown = null;
+  /** False once a write by direct I/O was refused: the rest go through the page cache. */
+  private directUsable: boolean;
 
   /** Use FileAppender.open; `direct` is the same file opened with O_DIRECT, or null. */
   constructor(
     private readonly handle: FileHandle,
-    private direct: FileHandle | null,
+    private readonly direct: FileHandle | null,
     start: number,
     private readonly earlySync: boolean,
   ) {
     this.position = start;
+    this.directUsable = direct !== null;
   }
 
   /**
@@ -80,14 +83,14 @@ export class FileAppender {
   async write(chunk: Uint8Array): Promise<void> {
     const position = this.position;
     this.position += chunk.byteLength;
-    if (this.direct && position % DIRECT_IO_ALIGNMENT === 0 && isDirectIoReady(chunk)) {
+    if (this.directUsable && position % DIRECT_IO_ALIGNMENT === 0 && isDirectIoReady(chunk)) {
       try {
-        await writeAll(this.direct, chunk, position);
+        await writeAll(this.direct!, chunk, position);
         return this.wrote(chunk.byteLength);
       } catch (error) {
         // A filesystem that opened the file for direct I/O may still refuse a write: page cache then.
         if (!isCode(error, 'EINVAL')) throw error;
-        this.direct = null;
+        this.directUsable = false;
       }
     }
     await writeAll(this.handle, chunk, position);
@@ -120,9 +123,7 @@ export class FileAppender {
   /** Waits for a background flush, whatever its outcome, and closes the file. */
   async close(): Promise<void> {
     await this.settle();
-    const direct = this.direct;
-    this.direct = null;
-    await Promise.all([this.handle.close(), direct?.close()]);
+    await Promise.all([this.handle.close(), this.direct?.close()]);
   }
 
   private async settle(): Promise<void> {

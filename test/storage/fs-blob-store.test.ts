@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type FileHandle, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { EARLY_SYNC_BYTES } from '../../src/storage/fs-blob-store.ts';
-import { SLOT_BYTES } from '../../src/storage/slot-ring.ts';
+import { SLOT_BYTES, returnRing, takeRing } from '../../src/storage/slot-ring.ts';
 import { BlobNotFoundError, BlobTooLargeError, FileAppender, FilesystemBlobStore, adoptFinishedFile, hashStoredBlob, ingestStream, storageKeyOf } from '../../src/storage/index.ts';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -160,4 +160,38 @@ t.test('a failed early flush is not swallowed: the closing sync throws it', asyn
   for (let written = 0; written <= EARLY_SYNC_BYTES; written += chunk.length) await quiet.write(chunk);
   await quiet.sync();
   t.same(calls, ['datasync', 'sync'], 'without early flushes, only the closing fsync');
+});
+
+t.test('a direct write the filesystem refuses (EINVAL) goes through the page cache, and so do the next ones', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'file');
+  await writeFile(path, '');
+  const handle = await open(path, 'r+');
+  let directWrites = 0;
+  let directClosed = false;
+  const refusing = {
+    write: async () => {
+      directWrites++;
+      throw Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' });
+    },
+    close: async () => {
+      directClosed = true;
+    },
+  } as unknown as FileHandle;
+  const appender = new FileAppender(handle, refusing, 0, false);
+  const ring = takeRing();
+  const slot = await ring.acquire();
+  const data = randomBytes(SLOT_BYTES * 2);
+  for (const half of [data.subarray(0, SLOT_BYTES), data.subarray(SLOT_BYTES)]) {
+    half.copy(slot);
+    await appender.write(slot);
+  }
+  await appender.sync();
+  await appender.close();
+  ring.release(slot);
+  returnRing(ring);
+  t.equal(directWrites, 1, 'direct I/O tried once');
+  t.ok(directClosed, 'the direct handle is closed all the same');
+  t.ok((await readFile(path)).equals(data), 'every byte is in the file');
 });
