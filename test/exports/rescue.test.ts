@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import type { JobDeps } from '../../src/jobs/jobs.ts';
 import { EXPORT_QUEUE, exportRescueDefinition } from '../../src/modules/exports/exports.queue.ts';
@@ -31,4 +34,19 @@ t.test('exports.rescue queues a new attempt for an export whose worker stopped b
   t.match(sent[0]!.options, { singletonKey: `rescue:${crashed!.id}`, retryLimit: 0 });
   t.notOk(sent.some((s) => (s.data as { exportId: string }).exportId === alive!.id), 'a live attempt is left alone');
   t.ok(exportRescueDefinition.options.schedule?.({ config: ctx.config }), 'scheduled');
+});
+
+t.test('exports.rescue removes the work directories that exports of an earlier version left', async (t) => {
+  const ctx = await createTestContext(t);
+  const left = join(ctx.config.dataDir, 'exports', 'work', randomUUID());
+  await mkdir(left, { recursive: true });
+  await writeFile(join(left, 'bundle.zip'), 'a partial zip with copies of evidence');
+  const warnings: unknown[] = [];
+  const deps = { db: ctx.db, config: ctx.config, log: { warn: (object: unknown) => warnings.push(object) } } as unknown as JobDeps;
+  const jobs = { send: async () => 'job' };
+  await exportRescueDefinition.handler({}, deps, jobs);
+  t.notOk(existsSync(join(ctx.config.dataDir, 'exports', 'work')), 'gone');
+  t.same(warnings, [{ removed: 1 }], 'and said so, once');
+  await exportRescueDefinition.handler({}, deps, jobs);
+  t.same(warnings, [{ removed: 1 }], 'nothing to say when there is nothing left');
 });

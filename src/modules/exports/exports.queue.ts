@@ -1,6 +1,8 @@
 // The `exports.run` queue: its definition for src/jobs/registry.ts, and the send, which runs in
 // the transaction that creates the export row (pg-boss writes its job row through that same
 // transaction): an export is queued exactly when its row exists.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import PgBoss from 'pg-boss';
 import type { Config } from '../../config.ts';
 import type { Transaction } from '../../database/client.ts';
@@ -28,14 +30,28 @@ export const exportJobDefinition: JobDefinition<ExportJobData> = {
 };
 
 /**
+ * Exports made before bundles became segments wrote their zip into `<data dir>/exports/work/<id>`,
+ * and an attempt that crashed left it there: a copy of the case's evidence (and, unredacted, of
+ * witness identities) outside the store, that nothing else removes. No code writes there now.
+ */
+export async function removeLegacyWorkDirectories(dataDir: string, log: Pick<JobDeps['log'], 'warn'>): Promise<void> {
+  const dir = join(dataDir, 'exports', 'work');
+  const left = await readdir(dir).catch(() => null);
+  if (left === null) return;
+  await rm(dir, { recursive: true, force: true });
+  log.warn({ removed: left.length }, 'removed the work directories of exports made by an earlier version');
+}
+
+/**
  * A worker killed mid-export leaves its pg-boss job "active" until the job's expiry (hours, for
  * big exports). Every minute this finds exports whose attempt stopped beating and queues a new
  * attempt at once; the attempt takes the row only if it is still stale, so a rescue racing a live
- * attempt does nothing.
+ * attempt does nothing. It also clears what exports of an earlier version left behind.
  */
 export const exportRescueDefinition: JobDefinition = {
   name: 'exports.rescue',
   handler: async (_data, deps, jobs) => {
+    await removeLegacyWorkDirectories(deps.config.dataDir, deps.log);
     const stale = await deps.db.$queryRaw<{ id: string }[]>`
       SELECT id::text FROM exports
        WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => ${STALE_SECONDS * 2})`;
