@@ -11,16 +11,14 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { crc32 } = require('node:zlib');
-const memories = new Map();
 const streams = new Map();
 parentPort.on('message', (m) => {
   switch (m.op) {
-    case 'memory': memories.set(m.memory, new Uint8Array(m.buffer)); return;
     case 'open': streams.set(m.stream, { hash: createHash('sha256'), crc: m.crc32 ? 0 : null }); return;
     case 'close': streams.delete(m.stream); return;
     case 'update': {
       const s = streams.get(m.stream);
-      const bytes = memories.get(m.memory).subarray(m.start, m.start + m.length);
+      const bytes = new Uint8Array(m.memory, m.start, m.length);
       s.hash.update(bytes);
       if (s.crc !== null) s.crc = crc32(bytes, s.crc);
       parentPort.postMessage({ call: m.call });
@@ -45,7 +43,6 @@ type Pending = { resolve: (value: StreamDigest | undefined) => void; reject: (er
 
 class DigestWorker {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
-  private readonly memories = new WeakMap<SharedArrayBuffer, number>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   failure: Error | null = null;
@@ -86,17 +83,6 @@ class DigestWorker {
       this.pending.set(call, { resolve, reject });
       this.worker.postMessage({ ...message, call });
     });
-  }
-
-  /** The id under which the worker knows `buffer` (sent once per buffer). */
-  memoryId(buffer: SharedArrayBuffer): number {
-    let id = this.memories.get(buffer);
-    if (id === undefined) {
-      id = this.newId();
-      this.memories.set(buffer, id);
-      this.post({ op: 'memory', memory: id, buffer });
-    }
-    return id;
   }
 
   terminate(): Promise<number> {
@@ -140,8 +126,9 @@ export class DigestStream {
   async update(bytes: Uint8Array): Promise<void> {
     if (!(bytes.buffer instanceof SharedArrayBuffer)) throw new TypeError('a digest update reads shared memory');
     if (this.closed) throw new Error('digest stream closed');
-    const memory = this.worker.memoryId(bytes.buffer);
-    await this.worker.call({ op: 'update', stream: this.id, memory, start: bytes.byteOffset, length: bytes.byteLength });
+    // The shared memory itself goes with each update (a handle, not a copy): the worker keeps no
+    // reference to a ring once its updates are done.
+    await this.worker.call({ op: 'update', stream: this.id, memory: bytes.buffer, start: bytes.byteOffset, length: bytes.byteLength });
   }
 
   /** The digest of everything added so far; the stream goes on. */
