@@ -12,23 +12,23 @@ const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { crc32 } = require('node:zlib');
 const streams = new Map();
+function handle(m) {
+  if (m.op === 'open') return void streams.set(m.stream, { hash: createHash('sha256'), crc: m.crc32 ? 0 : null });
+  if (m.op === 'close') return void streams.delete(m.stream);
+  const s = streams.get(m.stream);
+  if (!s) throw new Error('no such digest stream');
+  if (m.op === 'digest') return { sha256: s.hash.copy().digest('hex'), crc32: s.crc };
+  const bytes = new Uint8Array(m.memory, m.start, m.length);
+  s.hash.update(bytes);
+  if (s.crc !== null) s.crc = crc32(bytes, s.crc);
+}
+// A call that fails answers its caller alone: the worker serves every upload of the process.
 parentPort.on('message', (m) => {
-  switch (m.op) {
-    case 'open': streams.set(m.stream, { hash: createHash('sha256'), crc: m.crc32 ? 0 : null }); return;
-    case 'close': streams.delete(m.stream); return;
-    case 'update': {
-      const s = streams.get(m.stream);
-      const bytes = new Uint8Array(m.memory, m.start, m.length);
-      s.hash.update(bytes);
-      if (s.crc !== null) s.crc = crc32(bytes, s.crc);
-      parentPort.postMessage({ call: m.call });
-      return;
-    }
-    case 'digest': {
-      const s = streams.get(m.stream);
-      parentPort.postMessage({ call: m.call, digest: { sha256: s.hash.copy().digest('hex'), crc32: s.crc } });
-      return;
-    }
+  try {
+    const digest = handle(m);
+    if (m.call !== undefined) parentPort.postMessage({ call: m.call, digest });
+  } catch (error) {
+    if (m.call !== undefined) parentPort.postMessage({ call: m.call, error: String(error && error.message) });
   }
 });
 `;
@@ -49,11 +49,12 @@ class DigestWorker {
 
   constructor(private readonly onExit: () => void) {
     this.worker.unref();
-    this.worker.on('message', (message: { call: number; digest?: StreamDigest }) => {
+    this.worker.on('message', (message: { call: number; digest?: StreamDigest; error?: string }) => {
       const call = this.pending.get(message.call);
       this.pending.delete(message.call);
       if (this.pending.size === 0) this.worker.unref();
-      call?.resolve(message.digest);
+      if (message.error !== undefined) call?.reject(new Error(message.error));
+      else call?.resolve(message.digest);
     });
     const fail = (error: Error) => {
       this.failure ??= error;

@@ -64,3 +64,16 @@ t.test('a worker that dies fails the streams in progress; new streams get a new 
   t.equal((await next.digest()).sha256, sha(memory.subarray(0, 10)));
   next.close();
 });
+
+t.test('a call the worker cannot serve fails alone; the other streams go on', async (t) => {
+  const memory = shared(randomBytes(1000));
+  const healthy = new DigestStream();
+  await healthy.update(memory.subarray(0, 500));
+  // No stream of ours can ask for this (a closed stream refuses on this side): reach the worker directly.
+  const worker = (healthy as unknown as { worker: { call(message: object): Promise<unknown> } }).worker;
+  await t.rejects(worker.call({ op: 'digest', stream: -1 }), /no such digest stream/);
+  await t.rejects(worker.call({ op: 'update', stream: -1, memory: memory.buffer, start: 0, length: 10 }), /no such digest stream/);
+  await healthy.update(memory.subarray(500));
+  t.equal((await healthy.digest()).sha256, sha(memory), 'the stream in progress is intact');
+  healthy.close();
+});
