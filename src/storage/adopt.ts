@@ -1,10 +1,9 @@
 // A finished file written by the service itself (a tus upload) taken into the blob store: moved,
-// not copied. Hashed by reading it once, unless the caller hashed its bytes as it wrote them.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+// not copied. Hashed by reading it once (digestFilePrefix, the way a resumed tus upload rebuilds
+// its running hash), unless the caller hashed its bytes as it wrote them.
+import { open, stat } from 'node:fs/promises';
 import type { BlobStore } from './blob-store.ts';
-import { BlobTooLargeError, HEAD_BYTES, type IngestedBlob } from './ingest.ts';
+import { BlobTooLargeError, HEAD_BYTES, type IngestedBlob, digestFilePrefix } from './ingest.ts';
 
 /** What the writer of a file knows of it: the SHA-256 and length of the bytes it wrote. */
 export interface KnownDigest {
@@ -32,21 +31,18 @@ async function withHead(path: string, known: KnownDigest): Promise<Omit<Ingested
   }
 }
 
+/** Reads the file once to hash it (on the digest worker), after checking its size against the limit. */
 async function hashFile(path: string, maxBytes: number): Promise<Omit<IngestedBlob, 'temp'>> {
-  const hash = createHash('sha256');
-  const head: Buffer[] = [];
-  let headUsed = 0;
-  let sizeBytes = 0;
-  for await (const part of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    const chunk = part as Buffer;
-    sizeBytes += chunk.byteLength;
-    if (sizeBytes > maxBytes) throw new BlobTooLargeError(maxBytes);
-    hash.update(chunk);
-    if (headUsed < HEAD_BYTES) {
-      const slice = Buffer.from(chunk.subarray(0, HEAD_BYTES - headUsed));
-      head.push(slice);
-      headUsed += slice.byteLength;
-    }
+  const { size } = await stat(path);
+  if (size > maxBytes) throw new BlobTooLargeError(maxBytes);
+  const digest = await digestFilePrefix(path, size);
+  let sha256: string;
+  try {
+    ({ sha256 } = await digest.digest());
+  } finally {
+    digest.close();
   }
-  return { sha256: hash.digest('hex'), sizeBytes, head: Buffer.concat(head) };
+  const hashed = await withHead(path, { sha256, sizeBytes: size });
+  if (!hashed) throw new Error('the file changed while it was hashed');
+  return hashed;
 }
