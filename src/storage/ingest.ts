@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import type { BlobStore, TempBlob } from './blob-store.ts';
 import { DigestStream } from './digest-worker.ts';
 import { DIRECT_IO_ALIGNMENT, SLOT_BYTES, returnRing, takeRing } from './slot-ring.ts';
+import { noteYoungGarbage } from './young-garbage.ts';
 
 /** Enough of the start of a file to sniff its type and read its EXIF/XMP segments. */
 export const HEAD_BYTES = 512 * 1024;
@@ -95,6 +96,7 @@ export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink
     for await (const part of source) {
       const chunk = part as Uint8Array;
       sizeBytes += chunk.byteLength;
+      noteYoungGarbage(chunk.byteLength);
       if (sizeBytes > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
       if (headUsed < headLimit) {
         const n = Math.min(headLimit - headUsed, chunk.byteLength);
