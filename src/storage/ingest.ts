@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { BlobStore, TempBlob } from './blob-store.ts';
 import { DigestStream } from './digest-worker.ts';
-import { DIRECT_IO_ALIGNMENT, SLOT_BYTES, returnRing, takeRing } from './slot-ring.ts';
+import { DIRECT_IO_ALIGNMENT, SLOT_BYTES, copyIntoSlot, returnRing, takeRing } from './slot-ring.ts';
 import { noteYoungGarbage } from './young-garbage.ts';
 
 /** Enough of the start of a file to sniff its type and read its EXIF/XMP segments. */
@@ -106,7 +106,7 @@ export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink
       let offset = 0;
       while (offset < chunk.byteLength) {
         const n = Math.min(capacity - used, chunk.byteLength - offset);
-        slot.set(chunk.subarray(offset, offset + n), used);
+        copyIntoSlot(slot, chunk.subarray(offset, offset + n), used);
         used += n;
         offset += n;
         if (used === capacity) {

@@ -6,7 +6,7 @@
 // hash's cost): the caller keeps its buffers, and memory stays at the ring's size whatever the
 // file's.
 import { DigestStream, type StreamDigest } from '../../../storage/digest-worker.ts';
-import { SLOT_BYTES, returnRing, takeRing } from '../../../storage/slot-ring.ts';
+import { SLOT_BYTES, copyIntoSlot, returnRing, takeRing } from '../../../storage/slot-ring.ts';
 
 export type Digest = { sha256: string; crc32: number };
 
@@ -25,7 +25,7 @@ export class EvidenceDigest {
         throw this.failure;
       }
       const piece = chunk.subarray(offset, offset + SLOT_BYTES);
-      slot.set(piece);
+      copyIntoSlot(slot, piece, 0);
       const hashed: Promise<void> = this.stream.update(slot.subarray(0, piece.length)).then(
         () => {},
         (error: unknown) => {
