@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MiB, SIZES, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
 async function uploadFile(port: number, token: string, caseId: string, path: string, size: number): Promise<{ seconds: number; status: number; body: string }> {
@@ -43,6 +43,11 @@ async function main() {
   try {
     report('server_runs', server.runs);
     report('server_rss_idle', await rssMiB(server.pid), 'MiB (VmHWM of `custodia serve` once ready)');
+    await warmUp('multipart', server, inputs, async (path, bytes) => {
+      const first = await uploadFile(server.port, server.token, server.caseId, path, bytes);
+      if (first.status !== 201) throw new Error(`upload answered ${first.status}: ${first.body.slice(0, 300)}`);
+      return first.seconds;
+    });
     for (const sizeMiB of SIZES) {
       const path = join(inputs, `input-${sizeMiB}.bin`);
       await generateFile(path, sizeMiB * MiB);
