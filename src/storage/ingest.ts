@@ -2,7 +2,6 @@
 // into the slots of a ring of shared, aligned memory (slot-ring.ts); each full slot goes at once
 // to the disk and to the digest worker, while the next one fills. Nothing here holds more than
 // one ring whatever the size of the upload.
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { BlobStore, TempBlob } from './blob-store.ts';
 import { DigestStream } from './digest-worker.ts';
@@ -164,19 +163,16 @@ export async function digestFilePrefix(path: string, length: number): Promise<Di
   }
 }
 
-/** SHA-256 and length of a stream, without storing it. */
-export async function hashStream(source: AsyncIterable<unknown>): Promise<{ sha256: string; sizeBytes: number }> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  for await (const part of source) {
-    const chunk = part as Uint8Array;
-    sizeBytes += chunk.byteLength;
-    hash.update(chunk);
-  }
-  return { sha256: hash.digest('hex'), sizeBytes };
-}
+const DISCARD: ByteSink = { write: async () => {} };
 
-/** Re-reads a stored blob and hashes what is actually there. */
+/** Re-reads a stored blob and hashes what is actually there (on the digest worker, like an upload). */
 export async function hashStoredBlob(store: BlobStore, sha256: string): Promise<{ sha256: string; sizeBytes: number }> {
-  return hashStream(await store.open(sha256));
+  const source = await store.open(sha256);
+  const digest = new DigestStream();
+  try {
+    const { sizeBytes } = await writeHashed(source, DISCARD, digest, { maxBytes: Number.POSITIVE_INFINITY, headBytes: 0 });
+    return { sha256: (await digest.digest()).sha256, sizeBytes };
+  } finally {
+    digest.close();
+  }
 }
