@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import { DIRECT_IO_ALIGNMENT, isDirectIoReady } from './slot-ring.ts';
+import { noteYoungGarbage } from './young-garbage.ts';
 import { BlobNotFoundError, type BlobStore, type ByteRange, type CommitResult, type TempBlob, storageKeyOf } from './blob-store.ts';
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -262,11 +263,19 @@ export class FilesystemBlobStore implements BlobStore {
       if (isCode(error, 'ENOENT')) throw new BlobNotFoundError(`no blob ${sha256}`);
       throw error;
     }
-    return handle.createReadStream({
+    const file = handle.createReadStream({
       highWaterMark: READ_CHUNK_BYTES,
       ...(range ? { start: range.start, end: range.end } : {}),
       autoClose: true,
     });
+    // Each read is a new buffer, dead once the reader is done with it: noted, like an upload's.
+    const noted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        noteYoungGarbage(chunk.byteLength);
+        done(null, chunk);
+      },
+    });
+    return pipeline(file, noted, () => {});
   }
 
   async stat(sha256: string): Promise<{ sizeBytes: number } | null> {

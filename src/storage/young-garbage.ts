@@ -32,6 +32,12 @@ function takeGcFunction(): GcFunction | null {
 
 let gc: GcFunction | null | undefined;
 let pending = 0;
+let requested = 0;
+
+/** How many scavenges noteYoungGarbage asked for since the process started. */
+export function requestedScavenges(): number {
+  return requested;
+}
 
 /** Notes `bytes` received into short-lived buffers; every YOUNG_GARBAGE_BYTES (all uploads together) asks V8 for a scavenge. */
 export function noteYoungGarbage(bytes: number): void {
@@ -39,5 +45,7 @@ export function noteYoungGarbage(bytes: number): void {
   if (pending < YOUNG_GARBAGE_BYTES) return;
   pending = 0;
   gc ??= takeGcFunction();
-  gc?.({ type: 'minor' });
+  if (!gc) return;
+  gc({ type: 'minor' });
+  requested++;
 }

@@ -1,10 +1,16 @@
-// Uploads ask V8 for a scavenge every YOUNG_GARBAGE_BYTES received, so the HTTP parser's dead
-// read buffers do not pile up; the `gc` function this needs never reaches the global object.
+// Uploads and blob reads ask V8 for a scavenge every YOUNG_GARBAGE_BYTES, so the dead buffers of
+// the HTTP parser and of file reads do not pile up; the `gc` function this needs never reaches the
+// global object.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import t from 'tap';
-import { YOUNG_GARBAGE_BYTES, noteYoungGarbage } from '../../src/storage/young-garbage.ts';
+import { FilesystemBlobStore, ingestStream } from '../../src/storage/index.ts';
+import { YOUNG_GARBAGE_BYTES, noteYoungGarbage, requestedScavenges } from '../../src/storage/young-garbage.ts';
 
-t.test('a scavenge once YOUNG_GARBAGE_BYTES were received, all callers together', async (t) => {
+t.test('a scavenge once YOUNG_GARBAGE_BYTES were noted, all callers together', async (t) => {
   const kinds: number[] = [];
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) kinds.push((entry as unknown as { detail: { kind: number } }).detail.kind);
@@ -12,9 +18,32 @@ t.test('a scavenge once YOUNG_GARBAGE_BYTES were received, all callers together'
   observer.observe({ entryTypes: ['gc'] });
   t.teardown(() => observer.disconnect());
 
+  const before = requestedScavenges();
   noteYoungGarbage(YOUNG_GARBAGE_BYTES / 2);
   noteYoungGarbage(YOUNG_GARBAGE_BYTES / 2);
+  t.equal(requestedScavenges(), before + 1);
   await new Promise((resolve) => setTimeout(resolve, 100));
   t.ok(kinds.includes(constants.NODE_PERFORMANCE_GC_MINOR), 'a minor collection ran');
   t.equal((globalThis as { gc?: unknown }).gc, undefined, 'no gc function on the global object');
+});
+
+t.test('ingest and blob reads note the bytes they receive', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-young-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = new FilesystemBlobStore(join(dir, 'blobs'));
+  const data = randomBytes(2 * YOUNG_GARBAGE_BYTES);
+  async function* pieces() {
+    for (let i = 0; i < data.length; i += 65536) yield data.subarray(i, i + 65536);
+  }
+
+  let before = requestedScavenges();
+  const blob = await ingestStream(store, pieces(), { maxBytes: data.length });
+  await store.commit(blob.temp, blob.sha256);
+  t.ok(requestedScavenges() - before >= 1, 'an upload of twice the threshold asked for a scavenge');
+
+  before = requestedScavenges();
+  let read = 0;
+  for await (const chunk of await store.open(blob.sha256)) read += (chunk as Buffer).byteLength;
+  t.equal(read, data.length);
+  t.ok(requestedScavenges() - before >= 1, 'so did reading it back');
 });
