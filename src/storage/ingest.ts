@@ -3,7 +3,6 @@
 // to the disk and to the digest worker, while the next one fills. Nothing here holds more than
 // one ring whatever the size of the upload.
 import { open } from 'node:fs/promises';
-import { Readable, finished } from 'node:stream';
 import type { BlobStore, TempBlob } from './blob-store.ts';
 import { DigestStream } from './digest-worker.ts';
 import { DIRECT_IO_ALIGNMENT, SLOT_BYTES, copyIntoSlot, returnRing, takeRing } from './slot-ring.ts';
@@ -61,55 +60,6 @@ export interface ByteSink {
 }
 
 /**
- * Gives each chunk of `source` to `take`, in order, waiting whenever `take` answers a promise.
- * A Node stream is read in flowing mode and paused while `take` waits: an async iterator would
- * cost a promise and a few microtask turns per 64 KiB read, ~5 % of the server's CPU during an
- * upload. As with `for await`, the first failure (of `take` or of the stream, or a stream closed
- * before its end) destroys the stream and rejects, and never while a `take` is still running:
- * the caller's cleanup must not race it for the ring's slots.
- */
-async function eachChunk(source: AsyncIterable<unknown>, take: (chunk: Uint8Array) => Promise<void> | undefined): Promise<void> {
-  if (!(source instanceof Readable)) {
-    for await (const part of source) await take(part as Uint8Array);
-    return;
-  }
-  const stream = source;
-  await new Promise<void>((resolve, reject) => {
-    let waiting: Promise<void> | undefined;
-    let over = false;
-    const end = (error?: unknown) => {
-      if (over) return;
-      over = true;
-      stream.off('data', onData);
-      if (error !== undefined) stream.destroy();
-      const settle = () => (error === undefined ? resolve() : reject(error));
-      void (waiting ?? Promise.resolve()).then(settle, settle);
-    };
-    const onData = (part: Uint8Array) => {
-      try {
-        waiting = take(part);
-      } catch (error) {
-        return end(error);
-      }
-      if (!waiting) return;
-      stream.pause();
-      waiting.then(
-        () => {
-          waiting = undefined;
-          if (!over) stream.resume();
-        },
-        (error: unknown) => {
-          waiting = undefined;
-          end(error);
-        },
-      );
-    };
-    stream.on('data', onData);
-    finished(stream, (error) => end(error ?? undefined));
-  });
-}
-
-/**
  * Copies `source` into `sink` slot by slot, each slot given to `digest` as it is handed to the
  * sink (so the digest covers exactly the bytes given to the sink, in order), a few slots in
  * flight while the next one fills. On success every byte of the source was written and hashed.
@@ -140,48 +90,37 @@ export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink
     inflight.add(settled);
   };
 
-  // Copies `chunk` from `offset` on into slots; answers a promise only when it must wait for one.
-  const fill = (chunk: Uint8Array, offset: number): Promise<void> | undefined => {
-    while (offset < chunk.byteLength) {
-      const n = Math.min(capacity - used, chunk.byteLength - offset);
-      copyIntoSlot(slot!, chunk.subarray(offset, offset + n), used);
-      used += n;
-      offset += n;
-      if (used === capacity) {
-        dispatch(slot!, used);
-        used = 0;
-        capacity = SLOT_BYTES;
-        slot = ring.tryAcquire();
-        if (failure) throw failure;
-        if (!slot) {
-          return ring.acquire().then((free) => {
-            slot = free;
-            if (failure) throw failure;
-            return fill(chunk, offset);
-          });
+  try {
+    slot = await ring.acquire();
+    for await (const part of source) {
+      const chunk = part as Uint8Array;
+      sizeBytes += chunk.byteLength;
+      noteYoungGarbage(chunk.byteLength);
+      if (sizeBytes > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
+      if (headUsed < headLimit) {
+        const n = Math.min(headLimit - headUsed, chunk.byteLength);
+        head.set(chunk.subarray(0, n), headUsed);
+        headUsed += n;
+      }
+      let offset = 0;
+      while (offset < chunk.byteLength) {
+        const n = Math.min(capacity - used, chunk.byteLength - offset);
+        copyIntoSlot(slot, chunk.subarray(offset, offset + n), used);
+        used += n;
+        offset += n;
+        if (used === capacity) {
+          const full: Buffer = slot;
+          slot = null;
+          dispatch(full, used);
+          slot = await ring.acquire();
+          if (failure) throw failure;
+          used = 0;
+          capacity = SLOT_BYTES;
         }
       }
     }
-    return undefined;
-  };
-
-  const take = (chunk: Uint8Array): Promise<void> | undefined => {
-    sizeBytes += chunk.byteLength;
-    noteYoungGarbage(chunk.byteLength);
-    if (sizeBytes > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
-    if (headUsed < headLimit) {
-      const n = Math.min(headLimit - headUsed, chunk.byteLength);
-      head.set(chunk.subarray(0, n), headUsed);
-      headUsed += n;
-    }
-    return fill(chunk, 0);
-  };
-
-  try {
-    slot = await ring.acquire();
-    await eachChunk(source, take);
     if (used > 0) {
-      const last: Buffer = slot!;
+      const last: Buffer = slot;
       slot = null;
       dispatch(last, used);
     }

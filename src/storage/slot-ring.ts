@@ -59,11 +59,6 @@ export class SlotRing {
     return this.free.pop()!;
   }
 
-  /** A free slot now, or null. */
-  tryAcquire(): Buffer | null {
-    return this.free.pop() ?? null;
-  }
-
   release(slot: Buffer): void {
     this.free.push(slot);
     const waiting = this.waiting;

@@ -1,6 +1,7 @@
-// writeHashed reads a Node stream in flowing mode, pausing it while it waits for a free slot:
-// every byte arrives, in order, hashed; and a failure (the stream's, the limit, a stream closed
-// before its end) rejects and destroys the stream, as `for await` would.
+// writeHashed over a stream as a socket delivers it, with a sink slow enough that it must wait
+// for free slots: every byte arrives, in order, hashed; and a failure (the stream's, the limit,
+// the sink's, a stream closed before its end) rejects, destroys the stream, and writes nothing
+// once settled (the ring's slots may already serve another upload).
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import t from 'tap';
