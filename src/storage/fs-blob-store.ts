@@ -42,10 +42,11 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array, position: number)
  * takes its position when asked for). Bytes in aligned memory at an aligned position
  * (slot-ring.ts) go to the disk directly, past the page cache; the rest (the first bytes up to
  * an aligned position, the last partial block, anyone else's buffers) through it. With
- * `earlySync`, every EARLY_SYNC_BYTES a background fdatasync starts (one at a time), so the disk
- * writes while bytes still arrive and the closing fsync has little left to do. A failed early
- * flush is kept and thrown by sync(): on Linux an fsync error is reported once per open file, so
- * it must not be swallowed here and missed there.
+ * `earlySync`, every EARLY_SYNC_BYTES written through the page cache a background fdatasync
+ * starts (one at a time), so the disk writes while bytes still arrive and the closing fsync has
+ * little left to do; direct writes leave nothing in the page cache to spread, so they do not
+ * count. A failed early flush is kept and thrown by sync() and by close(): on Linux an fsync
+ * error is reported once per open file, so it must not be swallowed here and missed there.
  */
 export class FileAppender {
   private position: number;
@@ -86,8 +87,7 @@ export class FileAppender {
     this.position += chunk.byteLength;
     if (this.directUsable && position % DIRECT_IO_ALIGNMENT === 0 && isDirectIoReady(chunk)) {
       try {
-        await writeAll(this.direct!, chunk, position);
-        return this.wrote(chunk.byteLength);
+        return await writeAll(this.direct!, chunk, position);
       } catch (error) {
         // A filesystem that opened the file for direct I/O may still refuse a write: page cache then.
         if (!isCode(error, 'EINVAL')) throw error;
@@ -95,10 +95,10 @@ export class FileAppender {
       }
     }
     await writeAll(this.handle, chunk, position);
-    this.wrote(chunk.byteLength);
+    this.wroteCached(chunk.byteLength);
   }
 
-  private wrote(bytes: number): void {
+  private wroteCached(bytes: number): void {
     this.unsynced += bytes;
     if (this.earlySync && this.unsynced >= EARLY_SYNC_BYTES && !this.flushing) {
       this.unsynced = 0;
@@ -121,10 +121,11 @@ export class FileAppender {
     await this.handle.sync();
   }
 
-  /** Waits for a background flush, whatever its outcome, and closes the file. */
+  /** Waits for a background flush and closes the file; then throws the flush's failure, if any. */
   async close(): Promise<void> {
     await this.settle();
     await Promise.all([this.handle.close(), this.direct?.close()]);
+    if (this.flushError) throw this.flushError;
   }
 
   private async settle(): Promise<void> {

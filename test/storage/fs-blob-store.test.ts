@@ -149,6 +149,9 @@ t.test('a failed early flush is not swallowed: the closing sync throws it', asyn
     sync: async () => {
       calls.push('sync');
     },
+    close: async () => {
+      calls.push('close');
+    },
   } as unknown as FileHandle;
   const appender = new FileAppender(handle, null, 0, true);
   const chunk = Buffer.alloc(4 << 20);
@@ -160,6 +163,40 @@ t.test('a failed early flush is not swallowed: the closing sync throws it', asyn
   for (let written = 0; written <= EARLY_SYNC_BYTES; written += chunk.length) await quiet.write(chunk);
   await quiet.sync();
   t.same(calls, ['datasync', 'sync'], 'without early flushes, only the closing fsync');
+
+  // A resumable upload's PATCH closes its file without an fsync (that comes at `complete`, through
+  // another handle, which would not see this error): its close must fail instead.
+  calls.length = 0;
+  const patch = new FileAppender(handle, null, 0, true);
+  for (let written = 0; written <= EARLY_SYNC_BYTES; written += chunk.length) await patch.write(chunk);
+  await t.rejects(patch.close(), { code: 'EIO' });
+  t.same(calls, ['datasync', 'close'], 'the file is closed all the same');
+});
+
+t.test('bytes written by direct I/O do not start early flushes: nothing of them waits in the page cache', async (t) => {
+  const calls: string[] = [];
+  const cached = {
+    write: async (chunk: Uint8Array, offset: number, length: number) => {
+      calls.push('cached write');
+      return { bytesWritten: length, buffer: chunk, offset };
+    },
+    datasync: async () => void calls.push('datasync'),
+    sync: async () => void calls.push('sync'),
+    close: async () => {},
+  } as unknown as FileHandle;
+  const direct = {
+    write: async (chunk: Uint8Array, offset: number, length: number) => ({ bytesWritten: length, buffer: chunk, offset }),
+    close: async () => {},
+  } as unknown as FileHandle;
+  const appender = new FileAppender(cached, direct, 0, true);
+  const ring = takeRing();
+  const slot = await ring.acquire();
+  for (let written = 0; written <= EARLY_SYNC_BYTES * 2; written += SLOT_BYTES) await appender.write(slot);
+  await appender.sync();
+  await appender.close();
+  ring.release(slot);
+  returnRing(ring);
+  t.same(calls, ['sync'], 'only the closing fsync');
 });
 
 t.test('a direct write the filesystem refuses (EINVAL) goes through the page cache, and so do the next ones', async (t) => {
