@@ -11,8 +11,12 @@ import { BlobNotFoundError, type BlobStore, type ByteRange, type CommitResult, t
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
-/** Bytes written between two background flushes (see FileAppender). */
-export const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
+/**
+ * Bytes written between two background flushes (see FileAppender). Measured on this project's
+ * virtual disk (1 GiB of 2 MiB direct writes, then fsync): a flush every 32 MiB slowed the disk
+ * by ~8 %, every 64 MiB by 0-8 %, and left the closing fsync ~40 ms instead of 0.6-0.7 s.
+ */
+export const EARLY_SYNC_BYTES = 64 * 1024 * 1024;
 
 /** Set once a filesystem refused direct I/O: every later file is written through the page cache. */
 let directIoRefused = constants.O_DIRECT === undefined;
@@ -42,11 +46,13 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array, position: number)
  * takes its position when asked for). Bytes in aligned memory at an aligned position
  * (slot-ring.ts) go to the disk directly, past the page cache; the rest (the first bytes up to
  * an aligned position, the last partial block, anyone else's buffers) through it. With
- * `earlySync`, every EARLY_SYNC_BYTES written through the page cache a background fdatasync
- * starts (one at a time), so the disk writes while bytes still arrive and the closing fsync has
- * little left to do; direct writes leave nothing in the page cache to spread, so they do not
- * count. A failed early flush is kept and thrown by sync() and by close(): on Linux an fsync
- * error is reported once per open file, so it must not be swallowed here and missed there.
+ * `earlySync`, every EARLY_SYNC_BYTES a background fdatasync starts (one at a time), so the disk
+ * makes bytes durable while more arrive and the closing fsync has little left to do. Direct
+ * writes count too: a disk with a volatile write cache (most SSDs, a virtual disk whose host
+ * caches) acknowledges them before they are durable, and only a flush makes them so; on this
+ * project's virtual disk the closing fsync of 1 GiB written directly took 0.6-0.75 s without
+ * early flushes. A failed early flush is kept and thrown by sync() and by close(): on Linux an
+ * fsync error is reported once per open file, so it must not be swallowed here and missed there.
  */
 export class FileAppender {
   private position: number;
@@ -87,7 +93,8 @@ export class FileAppender {
     this.position += chunk.byteLength;
     if (this.directUsable && position % DIRECT_IO_ALIGNMENT === 0 && isDirectIoReady(chunk)) {
       try {
-        return await writeAll(this.direct!, chunk, position);
+        await writeAll(this.direct!, chunk, position);
+        return this.wrote(chunk.byteLength);
       } catch (error) {
         // A filesystem that opened the file for direct I/O may still refuse a write: page cache then.
         if (!isCode(error, 'EINVAL')) throw error;
@@ -95,10 +102,10 @@ export class FileAppender {
       }
     }
     await writeAll(this.handle, chunk, position);
-    this.wroteCached(chunk.byteLength);
+    this.wrote(chunk.byteLength);
   }
 
-  private wroteCached(bytes: number): void {
+  private wrote(bytes: number): void {
     this.unsynced += bytes;
     if (this.earlySync && this.unsynced >= EARLY_SYNC_BYTES && !this.flushing) {
       this.unsynced = 0;
