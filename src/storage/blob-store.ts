@@ -46,6 +46,12 @@ export interface BlobStore {
   remove(sha256: string): Promise<void>;
   /** Takes ownership of a finished file the service wrote elsewhere (a tus upload) as a temporary blob. */
   adoptLocalFile(path: string): Promise<TempBlob>;
+  /**
+   * Removes temporary bytes that nothing has written to since `before`: what a process stopped
+   * in the middle of an upload (killed, crashed, the power gone) left behind, which no request
+   * will ever commit or abort. Answers how many it removed.
+   */
+  sweepTemps(before: Date): Promise<number>;
 }
 
 export class BlobNotFoundError extends Error {

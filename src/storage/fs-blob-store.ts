@@ -2,7 +2,7 @@
 // in `<root>/tmp` on the same filesystem, so a commit is a link (never clobbers) plus an unlink.
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { DIRECT_IO_ALIGNMENT, isDirectIoReady } from './slot-ring.ts';
@@ -217,6 +217,10 @@ export class FilesystemBlobStore implements BlobStore {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     const id = randomUUID();
     const target = join(this.tmpDir, id);
+    // The file keeps its writer's times; from now on it is a temporary blob in use, which
+    // sweepTemps must not take for an abandoned one.
+    const now = new Date();
+    await utimes(path, now, now);
     try {
       await rename(path, target);
     } catch (error) {
@@ -253,6 +257,29 @@ export class FilesystemBlobStore implements BlobStore {
       await fsyncDirectory(this.tmpDir);
     }
     return { storageKey, created };
+  }
+
+  async sweepTemps(before: Date): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.tmpDir);
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return 0;
+      throw error;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.tmpDir, name);
+      const info = await stat(path).catch(() => null);
+      if (!info?.isFile() || info.mtimeMs >= before.getTime()) continue;
+      try {
+        await unlink(path);
+        removed++;
+      } catch (error) {
+        if (!isCode(error, 'ENOENT')) throw error;
+      }
+    }
+    return removed;
   }
 
   async abort(temp: TempBlob): Promise<void> {

@@ -1,7 +1,7 @@
 // Background jobs: the upload-expiry handler (rows and bytes of expired uploads go, live ones stay),
 // and pg-boss started and stopped against the test database, working a real job.
 import { randomUUID } from 'node:crypto';
-import { utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -45,9 +45,18 @@ t.test('uploads.expire removes expired uploads, rows and bytes, and leaves the o
   const longAgo = new Date(Date.now() - 2 * 3600_000);
   await utimes(join(directory, oldOrphan), longAgo, longAgo);
   await utimes(join(directory, `${oldOrphan}.json`), longAgo, longAgo);
+  // Temporary blobs a killed process left: swept after a day without a write, not before.
+  const blobTemps = join(ctx.dataDir, 'blobs', 'tmp');
+  await mkdir(blobTemps, { recursive: true });
+  const [abandonedTemp, recentTemp] = [randomUUID(), randomUUID()];
+  for (const name of [abandonedTemp, recentTemp]) await writeFile(join(blobTemps, name), 'partial bytes');
+  const twoDaysAgo = new Date(Date.now() - 48 * 3600_000);
+  await utimes(join(blobTemps, abandonedTemp), twoDaysAgo, twoDaysAgo);
+  await utimes(join(blobTemps, recentTemp), longAgo, longAgo);
 
   const result = await expireUploads({ db: ctx.db, config: ctx.config, log: ctx.app.log });
-  t.same(result, { expired: 1, swept: 1 });
+  t.same(result, { expired: 1, swept: 1, tempBlobsSwept: 1 });
+  t.same(await readdir(blobTemps), [recentTemp], 'only the day-old temporary blob is gone');
   t.equal(await ctx.db.upload.count({ where: { id: expired } }), 0, 'the expired row is gone');
   t.same(await filesOf(ctx, expired), [], 'its bytes are gone');
   t.same(await filesOf(ctx, live), [live, `${live}.json`], 'a live upload keeps its bytes');
@@ -56,7 +65,7 @@ t.test('uploads.expire removes expired uploads, rows and bytes, and leaves the o
   t.ok(await ctx.db.upload.findUnique({ where: { id: done.id } }), 'a completed upload stays on record');
   t.same(await filesOf(ctx, oldOrphan), [], 'an old orphan is swept');
   t.same(await filesOf(ctx, freshOrphan), [freshOrphan], 'a fresh one is not');
-  t.same(await expireUploads({ db: ctx.db, config: ctx.config, log: ctx.app.log }), { expired: 0, swept: 0 }, 'nothing more to do');
+  t.same(await expireUploads({ db: ctx.db, config: ctx.config, log: ctx.app.log }), { expired: 0, swept: 0, tempBlobsSwept: 0 }, 'nothing more to do');
 });
 
 t.test('where workers run', async (t) => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type FileHandle, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -125,6 +125,31 @@ t.test('a source that fails mid-way leaves no temporary file, and the next inges
   const blob = await ingestStream(store, chunks(data, 65536), { maxBytes: data.length });
   t.equal(blob.sha256, sha(data));
   await store.abort(blob.temp);
+});
+
+t.test('temporary bytes a stopped process left are swept once nothing wrote to them for long; those in use stay', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = new FilesystemBlobStore(join(dir, 'blobs'));
+  t.equal(await store.sweepTemps(new Date()), 0, 'no temporary directory yet: nothing to do');
+
+  // A process killed mid-upload: its temporary file was neither committed nor aborted.
+  const abandoned = await ingestStream(store, chunks(randomBytes(100_000)), { maxBytes: 1e6 });
+  const dayAgo = new Date(Date.now() - 24 * 3600_000);
+  await utimes(join(store.tmpDir, abandoned.temp.id), dayAgo, dayAgo);
+  const inUse = await ingestStream(store, chunks(randomBytes(1000)), { maxBytes: 1e6 });
+  // A resumable upload's file, last written long ago, adopted by its `complete` just now.
+  const finishedUpload = join(dir, 'upload.bin');
+  const uploaded = randomBytes(5000);
+  await writeFile(finishedUpload, uploaded);
+  await utimes(finishedUpload, dayAgo, dayAgo);
+  const adopted = await adoptFinishedFile(store, finishedUpload, 1e6);
+
+  t.equal(await store.sweepTemps(new Date(Date.now() - 3600_000)), 1, 'one abandoned file removed');
+  t.same((await readdir(store.tmpDir)).sort(), [inUse.temp.id, adopted.temp.id].sort(), 'the fresh and the adopted ones stay');
+  t.same(await store.commit(adopted.temp, sha(uploaded)), { storageKey: storageKeyOf(sha(uploaded)), created: true }, 'and the adopted one still commits');
+  await store.abort(inUse.temp);
+  await store.abort(abandoned.temp);
 });
 
 t.test('a blob larger than one early flush: written, flushed along the way, hashed', async (t) => {

@@ -1,10 +1,12 @@
 // The `uploads.expire` job: unfinished uploads past `expires_at` lose their bytes and their row;
 // files in the upload directory that no open upload owns (a crash between removing a file and its
-// row, a completed upload whose info file stayed) are swept once they are old enough.
+// row, a completed upload whose info file stayed) are swept once they are old enough, and so are
+// the blob store's temporary files that a process stopped in the middle of an upload left.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
+import { blobStoreFor } from '../../storage/index.ts';
 import { expiredUploads, openUploadIds } from './uploads.repository.ts';
 import { removeUploadFiles, uploadDirectory } from './uploads.tus.ts';
 
@@ -12,14 +14,19 @@ const BATCH = 100;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A file without a row is left alone this long (its row may be being written). */
 const ORPHAN_GRACE_MS = 60 * 60 * 1000;
+/**
+ * A temporary blob is being written while its request lasts, and requests have no time limit
+ * (a slow link, a paused client): one is taken for abandoned only after a day without a write.
+ */
+const TEMP_BLOB_GRACE_MS = 24 * 60 * 60 * 1000;
 
 export interface ExpireDeps {
   db: Database;
-  config: Pick<Config, 'dataDir'>;
+  config: Pick<Config, 'dataDir' | 'directIo'>;
   log: { info(object: object, message: string): void; warn(object: object, message: string): void };
 }
 
-export async function expireUploads(deps: ExpireDeps, now = new Date()): Promise<{ expired: number; swept: number }> {
+export async function expireUploads(deps: ExpireDeps, now = new Date()): Promise<{ expired: number; swept: number; tempBlobsSwept: number }> {
   const directory = uploadDirectory(deps.config);
   let expired = 0;
   for (;;) {
@@ -41,8 +48,9 @@ export async function expireUploads(deps: ExpireDeps, now = new Date()): Promise
     if (rows.length < BATCH) break;
   }
   const swept = await sweepOrphans(deps, directory, now);
-  if (expired || swept) deps.log.info({ expired, swept }, 'expired uploads removed');
-  return { expired, swept };
+  const tempBlobsSwept = await blobStoreFor(deps.config).sweepTemps(new Date(now.getTime() - TEMP_BLOB_GRACE_MS));
+  if (expired || swept || tempBlobsSwept) deps.log.info({ expired, swept, tempBlobsSwept }, 'expired uploads removed');
+  return { expired, swept, tempBlobsSwept };
 }
 
 async function sweepOrphans(deps: ExpireDeps, directory: string, now: Date): Promise<number> {
