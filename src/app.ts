@@ -28,6 +28,7 @@ import reviewRoutes from './modules/reviews/reviews.routes.ts';
 import uploadRoutes from './modules/uploads/uploads.routes.ts';
 import exportRoutes from './modules/exports/exports.routes.ts';
 import type { Keys } from './keys.ts';
+import { type BlobStore, blobStoreFor } from './storage/index.ts';
 
 const validatorPool = AjvCompiler();
 type ValidatorPoolArgs = Parameters<typeof validatorPool>;
@@ -41,6 +42,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Where logs go (tests capture them); stdout by default. */
   logStream?: NodeJS.WritableStream;
+  /** The evidence blob store; the one the configuration names by default (tests pass a failing one). */
+  store?: BlobStore;
 }
 
 export type App = FastifyInstance<
@@ -53,6 +56,7 @@ export type App = FastifyInstance<
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, db } = deps;
+  const store = deps.store ?? blobStoreFor(config);
   const app = Fastify({
     logger: loggerOptions(config.logLevel, deps.logStream),
     logController: new RequestLogController(),
@@ -118,10 +122,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(witnessRoutes, { db, config, keys: deps.keys });
       await api.register(statementRoutes, { db, config, keys: deps.keys });
       await api.register(custodyRoutes, { db, config, keys: deps.keys });
-      await api.register(evidenceRoutes, { db, config, keys: deps.keys });
-      await api.register(reviewRoutes, { db, config, keys: deps.keys });
-      await api.register(uploadRoutes, { db, config, keys: deps.keys });
-      await api.register(exportRoutes, { db, config, keys: deps.keys });
+      await api.register(evidenceRoutes, { db, config, keys: deps.keys, store });
+      await api.register(reviewRoutes, { db, config, keys: deps.keys, store });
+      await api.register(uploadRoutes, { db, config, keys: deps.keys, store });
+      await api.register(exportRoutes, { db, config, keys: deps.keys, store });
     },
     { prefix: '/api/v1' },
   );

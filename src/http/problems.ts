@@ -1,6 +1,9 @@
 // The one error handler: every failure leaves as an RFC 9457 problem with a stable code.
-// Unexpected errors are logged with the request id and answered with a bare 500.
+// Unexpected errors are logged with the request id and answered with a bare 500; an outage of
+// what the service stands on (the database, a full evidence disk) is logged as an error too, and
+// answered with a 503 that the client may retry.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../database/unavailable.ts';
 import { AppError, type FieldError, type ProblemCode, statusOf, titleOf } from './errors.ts';
 
 export interface ProblemBody {
@@ -85,6 +88,18 @@ function frameworkProblem(error: FastifyError): [ProblemCode, string, FieldError
   return null;
 }
 
+/**
+ * An error's own code (ENOSPC, P2002…) for the log line's top level: inside `err` the redaction
+ * takes any nested `code` for a one-time password.
+ */
+function errorCodeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** What a 503 for a database outage suggests: long enough for a restart or a failover. */
+const DATABASE_RETRY_AFTER_SECONDS = 10;
+
 export function registerProblemHandlers(app: FastifyInstance) {
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply, problemBody('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`, request));
@@ -102,11 +117,20 @@ export function registerProblemHandlers(app: FastifyInstance) {
       request.log.info({ code: error.code }, 'request refused');
       return sendProblem(reply, problemBody(code, detail, request, statusOf(code), errors));
     }
+    const storageCode = (error as { code?: unknown; syscall?: unknown }).syscall ? (error as { code?: unknown }).code : undefined;
+    if (storageCode === 'ENOSPC' || storageCode === 'EDQUOT') {
+      request.log.error({ errorCode: storageCode, syscall: (error as { syscall?: unknown }).syscall }, 'the evidence storage is full');
+      return sendProblem(reply, problemBody('service_unavailable', 'The evidence storage is full.', request));
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.error({ err: error, errorCode: errorCodeOf(error) }, 'the database is unavailable');
+      return sendProblem(reply, problemBody('service_unavailable', 'The database is unavailable; try again shortly.', request), { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) });
+    }
     const prismaCode = (error as { code?: string }).code;
     if (prismaCode === 'P2002' || (error as { cause?: { code?: string } }).cause?.code === '23505') {
       return sendProblem(reply, problemBody('conflict', 'A record with the same unique value already exists.', request));
     }
-    request.log.error({ err: error }, 'unexpected error');
+    request.log.error({ err: error, errorCode: errorCodeOf(error) }, 'unexpected error');
     return sendProblem(reply, problemBody('internal', 'Something went wrong on our side. Quote the request id when you report it.', request));
   });
 }

@@ -1,5 +1,6 @@
 // Multipart bodies, evidence fields and blob-directory checks shared by the evidence tests.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext, TestUser } from '../helpers/app.ts';
@@ -93,4 +94,42 @@ export async function evidenceCounts(ctx: TestContext) {
   ]);
   // Queued custody events count too: they are entries waiting for their seq.
   return { evidence, blobs, custody: entries + (queued[0]?.n ?? 0) };
+}
+
+/** A multipart upload over a real socket: the metadata part and the file part's header are sent; write the file's bytes, then end(). */
+export function startUpload(port: number, user: TestUser, caseId: string, fields: Record<string, unknown>) {
+  const boundary = `----custodia${randomBytes(8).toString('hex')}`;
+  const request = http.request({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: `/api/v1/cases/${caseId}/evidence`,
+    headers: { authorization: `Bearer ${user.token}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+  });
+  const response = new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    request.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    request.on('error', reject);
+  });
+  request.write(`--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n${JSON.stringify(fields)}\r\n`);
+  request.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  return { request, response, end: () => request.end(`\r\n--${boundary}--\r\n`) };
+}
+
+/** Writes `total` bytes of generated data, honouring back-pressure; answers their SHA-256. */
+export async function writeGenerated(request: http.ClientRequest, total: number): Promise<string> {
+  const hash = createHash('sha256');
+  const block = randomBytes(1024 * 1024);
+  for (let written = 0, i = 0; written < total; i++) {
+    const chunk = Buffer.from(block.subarray(0, Math.min(block.length, total - written)));
+    chunk.writeUInt32LE(i, 0);
+    hash.update(chunk);
+    written += chunk.length;
+    if (!request.write(chunk)) await new Promise((resolve) => request.once('drain', resolve));
+  }
+  return hash.digest('hex');
 }

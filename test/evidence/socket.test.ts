@@ -5,46 +5,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { createTestContext, type TestUser } from '../helpers/app.ts';
-import { blobFiles, evidenceCounts, metadata } from './helpers.ts';
+import { blobFiles, evidenceCounts, metadata, startUpload, writeGenerated } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
-function startUpload(port: number, user: TestUser, caseId: string, fields: Record<string, unknown>) {
-  const boundary = `----custodia${randomBytes(8).toString('hex')}`;
-  const request = http.request({
-    host: '127.0.0.1',
-    port,
-    method: 'POST',
-    path: `/api/v1/cases/${caseId}/evidence`,
-    headers: { authorization: `Bearer ${user.token}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
-  });
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    request.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    request.on('error', reject);
-  });
-  request.write(`--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n${JSON.stringify(fields)}\r\n`);
-  request.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-  return { request, response, end: () => request.end(`\r\n--${boundary}--\r\n`) };
-}
-
-/** Writes `total` bytes of generated data, honouring back-pressure; answers their SHA-256. */
-async function writeGenerated(request: http.ClientRequest, total: number): Promise<string> {
-  const hash = createHash('sha256');
-  const block = randomBytes(MiB);
-  for (let written = 0, i = 0; written < total; i++) {
-    const chunk = Buffer.from(block.subarray(0, Math.min(MiB, total - written)));
-    chunk.writeUInt32LE(i, 0);
-    hash.update(chunk);
-    written += chunk.length;
-    if (!request.write(chunk)) await new Promise((resolve) => request.once('drain', resolve));
-  }
-  return hash.digest('hex');
-}
 
 t.test('200 MiB over a real socket, streamed both ways', async (t) => {
   const ctx = await createTestContext(t);

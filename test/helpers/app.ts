@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createMasterKeyring, generateMasterKey, generateSigningKey, masterKeyToBase64 } from '../../src/crypto/index.ts';
 import { createDatabaseClient, type Database } from '../../src/database/client.ts';
 import type { Keys } from '../../src/keys.ts';
+import type { BlobStore } from '../../src/storage/index.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { hashPassword } from '../../src/modules/auth/passwords.ts';
 import { newToken } from '../../src/modules/auth/tokens.ts';
@@ -64,7 +65,12 @@ export interface TestContext {
 let counter = 0;
 const unique = () => `${process.pid}-${Date.now().toString(36)}-${++counter}`;
 
-export async function createTestContext(t: Tap, env: Record<string, string> = {}): Promise<TestContext> {
+export interface TestContextOptions {
+  /** The blob store the app uses, made from the test's configuration (default: the configured one). */
+  store?: (config: Config) => BlobStore;
+}
+
+export async function createTestContext(t: Tap, env: Record<string, string> = {}, options: TestContextOptions = {}): Promise<TestContext> {
   const database = await createTestDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'custodia-test-'));
   const masterKey = generateMasterKey();
@@ -84,7 +90,7 @@ export async function createTestContext(t: Tap, env: Record<string, string> = {}
     },
   });
   const db = createDatabaseClient(database.url, 5);
-  const app = await buildApp({ config, db, keys, logStream, metrics: createMetrics(false) });
+  const app = await buildApp({ config, db, keys, logStream, metrics: createMetrics(false), store: options.store?.(config) });
   await app.ready();
   const secrets = new Set<string>();
 

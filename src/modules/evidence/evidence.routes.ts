@@ -11,7 +11,7 @@ import { expectedVersion, setEtag } from '../../http/etag.ts';
 import { PageQuery, pageSchema } from '../../http/pagination.ts';
 import type { Keys } from '../../keys.ts';
 import { RevisionSchema } from '../revisions/revisions.ts';
-import { type BlobStore, blobStoreFor } from '../../storage/index.ts';
+import type { BlobStore } from '../../storage/index.ts';
 import {
   type EvidenceDeps,
   type ReceivedFile,
@@ -34,18 +34,15 @@ export interface EvidenceRouteOptions {
   db: Database;
   config: Config;
   keys?: Keys;
-  /** The blob store; the configured one by default (tests pass their own). */
-  store?: BlobStore;
+  store: BlobStore;
 }
 
 /** Errors of the multipart parser (malformed body, limits) as the contract's problems. */
 function multipartProblem(error: unknown, maxUploadBytes: number): unknown {
   if (error instanceof AppError) return error;
   const failure = error as { code?: string; statusCode?: number; syscall?: string };
-  if (failure.syscall) {
-    if (failure.code === 'ENOSPC' || failure.code === 'EDQUOT') return new AppError('service_unavailable', 'The evidence storage is full.');
-    return error;
-  }
+  // The disk's errors (a full one included) are the error handler's, as anywhere else.
+  if (failure.syscall) return error;
   if (failure.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
     return new AppError('unsupported_media_type', 'Send the evidence as multipart/form-data.');
   }
@@ -60,7 +57,7 @@ function multipartProblem(error: unknown, maxUploadBytes: number): unknown {
 
 export default async function evidenceRoutes(app: FastifyInstance, options: EvidenceRouteOptions) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const deps: EvidenceDeps = { db: options.db, config: options.config, store: options.store ?? blobStoreFor(options.config), log: app.log };
+  const deps: EvidenceDeps = { db: options.db, config: options.config, store: options.store, log: app.log };
   // Only this plugin's routes parse multipart bodies.
   await app.register(multipart, { throwFileSizeLimit: false });
 

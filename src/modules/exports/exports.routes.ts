@@ -6,7 +6,7 @@ import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
 import type { Caller } from '../../http/caller.ts';
 import type { Keys } from '../../keys.ts';
-import { type BlobStore, blobStoreFor } from '../../storage/index.ts';
+import type { BlobStore } from '../../storage/index.ts';
 import { attachmentDisposition } from '../evidence/evidence.range.ts';
 import { createExport, getExport, openBundle, type ExportsDeps } from './exports.service.ts';
 
@@ -48,9 +48,9 @@ const ExportSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export default async function exportRoutes(plugin: FastifyInstance, options: { db: Database; config: Config; keys: Keys; store?: BlobStore }) {
+export default async function exportRoutes(plugin: FastifyInstance, options: { db: Database; config: Config; keys: Keys; store: BlobStore }) {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-  const deps: ExportsDeps = { db: options.db, config: options.config, store: options.store ?? blobStoreFor(options.config), log: app.log };
+  const deps: ExportsDeps = { db: options.db, config: options.config, store: options.store, log: app.log };
 
   app.post(
     '/cases/:caseId/exports',

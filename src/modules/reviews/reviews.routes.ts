@@ -7,16 +7,16 @@ import type { Database } from '../../database/client.ts';
 import type { Caller } from '../../http/caller.ts';
 import { PageQuery, pageSchema } from '../../http/pagination.ts';
 import type { Keys } from '../../keys.ts';
-import { type BlobStore, blobStoreFor } from '../../storage/index.ts';
+import type { BlobStore } from '../../storage/index.ts';
 import type { EvidenceDeps } from '../evidence/evidence.intake.ts';
 import { Review, ReviewBody } from './reviews.schemas.ts';
 import { createReview, listEvidenceReviews } from './reviews.service.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
 
-export default async function reviewRoutes(app: FastifyInstance, options: { db: Database; config: Config; keys?: Keys; store?: BlobStore }) {
+export default async function reviewRoutes(app: FastifyInstance, options: { db: Database; config: Config; keys?: Keys; store: BlobStore }) {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const deps: EvidenceDeps = { db: options.db, config: options.config, store: options.store ?? blobStoreFor(options.config), log: app.log };
+  const deps: EvidenceDeps = { db: options.db, config: options.config, store: options.store, log: app.log };
 
   api.post(
     '/evidence/:id/reviews',

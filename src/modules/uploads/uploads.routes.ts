@@ -12,7 +12,7 @@ import type { Caller } from '../../http/caller.ts';
 import { invalid } from '../../http/errors.ts';
 import { setEtag } from '../../http/etag.ts';
 import type { Keys } from '../../keys.ts';
-import { type BlobStore, blobStoreFor } from '../../storage/index.ts';
+import type { BlobStore } from '../../storage/index.ts';
 import { authorizeEvidenceIntake, payloadTooLarge } from '../evidence/evidence.intake.ts';
 import { Evidence, EvidenceMetadataInput } from '../evidence/evidence.schemas.ts';
 import { type UploadDeps, assertOpen, completeUpload, forgetUpload, loadOwnUpload, recordUpload } from './uploads.service.ts';
@@ -27,8 +27,7 @@ export interface UploadRouteOptions {
   db: Database;
   config: Config;
   keys?: Keys;
-  /** The blob store; the configured one by default (tests pass their own). */
-  store?: BlobStore;
+  store: BlobStore;
 }
 
 export default async function uploadRoutes(app: FastifyInstance, options: UploadRouteOptions) {
@@ -45,7 +44,7 @@ export default async function uploadRoutes(app: FastifyInstance, options: Upload
   const deps: UploadDeps = {
     db: options.db,
     config,
-    store: options.store ?? blobStoreFor(config),
+    store: options.store,
     log: app.log,
     tus,
     completing: new Set(),

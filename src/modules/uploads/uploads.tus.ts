@@ -92,9 +92,9 @@ export class HashingFileStore extends FileStore {
       } finally {
         await appender.close();
       }
-    } catch {
+    } catch (error) {
       running?.digest.close();
-      throw ERRORS.FILE_WRITE_ERROR;
+      throw writeFailure(error);
     }
     this.running.set(id, running);
     return running.length;
@@ -116,6 +116,21 @@ export class HashingFileStore extends FileStore {
     this.running.get(id)?.digest.close();
     this.running.delete(id);
   }
+}
+
+/** A tus error (status and body) for a PATCH whose bytes could not be written; the cause stays for the log. */
+interface WriteFailure {
+  status_code: number;
+  body: string;
+  cause: unknown;
+}
+
+const STORAGE_FULL = 'The evidence storage is full.\n';
+
+function writeFailure(cause: unknown): WriteFailure {
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return { status_code: 503, body: STORAGE_FULL, cause };
+  return { ...ERRORS.FILE_WRITE_ERROR, cause };
 }
 
 /** What our route decided about the request it hands over. */
@@ -229,9 +244,17 @@ export async function createTusBridge(options: { directory: string; path: string
       return {};
     },
     // tus answers an unexpected error with its message, which may name a local path: never that.
+    // Failures on our side are logged with their cause (a write's is kept by writeFailure).
     onResponseError: (_request, error) => {
       if ('status_code' in error && error.status_code < 500) return undefined;
-      if (!('status_code' in error)) options.log.error({ err: { message: error.message, name: error.name } }, 'tus request failed');
+      const cause = ('cause' in error ? error.cause : error) as { message?: unknown; name?: unknown; code?: unknown } | null;
+      // The code at the top level: inside `err` the redaction takes a nested `code` for a one-time password.
+      const fields = { err: { message: cause?.message, name: cause?.name }, errorCode: typeof cause?.code === 'string' ? cause.code : undefined };
+      if ('status_code' in error && error.body === STORAGE_FULL) {
+        options.log.error(fields, 'the evidence storage is full');
+        return { status_code: 503, body: STORAGE_FULL };
+      }
+      options.log.error(fields, 'tus request failed');
       return { status_code: 500, body: 'Internal error\n' };
     },
   });
