@@ -1,7 +1,8 @@
 // The tus store hashes PATCH bytes as it writes them, so `complete` need not read the file again.
 // The hash must always be of exactly the bytes on disk: across a restart (a new store, no hash in
 // memory: the prefix on disk is hashed once), after a failed write (the hash is dropped and
-// rebuilt from the disk), and never for a length other than the one hashed.
+// rebuilt from the disk), after a PATCH whose last flush failed (found out by the next request,
+// which fails in turn), and never for a length other than the one hashed.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { Upload } from '@tus/server';
-import { HashingFileStore } from '../../src/modules/uploads/uploads.tus.ts';
+import { HashingFileStore, type OpenAppender } from '../../src/modules/uploads/uploads.tus.ts';
+import { FileAppender } from '../../src/storage/index.ts';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const MiB = 1024 * 1024;
@@ -101,4 +103,58 @@ for (const directIo of [true, false]) t.test(`the tus store hashes what it write
     await store.remove(id);
     t.equal(await store.sha256Of(id, 1000), null);
   });
+});
+
+t.test('a PATCH does not wait for its last flush; one that failed fails the next request, and the retry reads the disk', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-tus-flush-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const data = randomBytes(3 * MiB + 77);
+  // Each PATCH's file closes when `release` is called, after its flush; `failing` makes that flush fail.
+  let failing = false;
+  const pending: (() => void)[] = [];
+  const release = () => pending.splice(0).forEach((go) => go());
+  const openAppender: OpenAppender = async (path, options) => {
+    const appender = await FileAppender.open(path, options);
+    const close = appender.close.bind(appender);
+    const fails = failing;
+    failing = false;
+    return Object.assign(appender, {
+      close: async () => {
+        await new Promise<void>((resolve) => pending.push(resolve));
+        await close();
+        if (fails) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      },
+    });
+  };
+  const store = new HashingFileStore(dir, 0, true, openAppender);
+  const newUpload = async () => {
+    const id = randomUUID();
+    await store.create(new Upload({ id, size: data.length, offset: 0 }));
+    return id;
+  };
+
+  const id = await newUpload();
+  failing = true;
+  t.equal(await store.write(pieces(data.subarray(0, MiB)), id, 0), MiB, 'the PATCH is answered while its file still closes');
+  t.equal(pending.length, 1, 'its close is still pending');
+  const next = statusOfFailure(store.write(pieces(data.subarray(MiB, 2 * MiB)), id, MiB));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  release();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  release();
+  t.equal(await next, 500, 'the next PATCH learns that the flush failed, and fails');
+  t.equal((await stat(join(dir, id))).size, 2 * MiB, 'its bytes are on disk all the same (the client resumes after them)');
+  const last = store.write(pieces(data.subarray(2 * MiB)), id, 2 * MiB);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  release();
+  t.equal(await last, data.length, 'the PATCH after it goes on');
+  t.equal(await store.sha256Of(id, data.length), sha(data), 'with the hash rebuilt from the disk');
+
+  const other = await newUpload();
+  failing = true;
+  await store.write(pieces(data), other, 0);
+  const asked = store.sha256Of(other, data.length);
+  release();
+  await t.rejects(asked, /may not have reached the disk/, '`complete` learns that the last flush failed');
+  t.equal(await store.sha256Of(other, data.length), null, 'its retry reads the file again');
 });

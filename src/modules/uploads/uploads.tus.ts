@@ -54,7 +54,14 @@ export async function syncUploadData(directory: string, id: string): Promise<voi
 interface RunningDigest {
   digest: DigestStream;
   length: number;
+  /** The last PATCH's file closing once its last flush is done: its failure, or null. */
+  closing: Promise<unknown>;
 }
+
+const CLOSED: Promise<unknown> = Promise.resolve(null);
+
+/** How the store opens an upload's file for a PATCH (tests pass one whose flushes fail). */
+export type OpenAppender = typeof FileAppender.open;
 
 /**
  * tus's FileStore, except that a PATCH's bytes are hashed as they are written (writeHashed, as
@@ -63,6 +70,13 @@ interface RunningDigest {
  * offset (the first after a restart) hashes the prefix already on disk once, then goes on from
  * there; a write that fails drops it, and the next PATCH (or `complete`) rebuilds it from the
  * disk. tus's locker serialises the PATCHes of one upload, so two writes never share a digest.
+ *
+ * A PATCH does not wait for its file's last early flush (up to EARLY_SYNC_BYTES, tens of ms on
+ * a disk with a volatile cache) before it answers: the client sends the next PATCH meanwhile
+ * (bench:ingest, 64 MiB PATCHes: ~14 % faster). The next PATCH, or `complete`, learns how that
+ * flush went before it answers in turn, and fails if it failed, dropping the hash; the request
+ * after it rebuilds the hash from what is on disk. Nothing is lost: `complete` fsyncs the whole
+ * file again before the bytes become evidence.
  */
 export class HashingFileStore extends FileStore {
   private readonly running = new Map<string, RunningDigest>();
@@ -71,6 +85,7 @@ export class HashingFileStore extends FileStore {
     private readonly dir: string,
     expirationPeriodInMilliseconds: number,
     private readonly directIo: boolean,
+    private readonly openAppender: OpenAppender = (path, options) => FileAppender.open(path, options),
   ) {
     super({ directory: dir, expirationPeriodInMilliseconds });
   }
@@ -83,14 +98,25 @@ export class HashingFileStore extends FileStore {
     try {
       if (!running || running.length !== offset) {
         running?.digest.close();
-        running = { digest: await digestFilePrefix(path, offset), length: offset };
+        running = { digest: await digestFilePrefix(path, offset), length: offset, closing: running?.closing ?? CLOSED };
       }
-      const appender = await FileAppender.open(path, { start: offset, earlySync: true, directIo: this.directIo });
+      const previous = running.closing;
+      const appender = await this.openAppender(path, { start: offset, earlySync: true, directIo: this.directIo });
       try {
         const { sizeBytes } = await writeHashed(readable, appender, running.digest, { maxBytes: Number.MAX_SAFE_INTEGER, headBytes: 0, startOffset: offset });
         running.length += sizeBytes;
-      } finally {
-        await appender.close();
+      } catch (error) {
+        await appender.close().catch(() => {});
+        throw error;
+      }
+      running.closing = appender.close().then(
+        () => null,
+        (error: unknown) => error,
+      );
+      const earlier = await previous;
+      if (earlier !== null) {
+        await running.closing;
+        throw earlier;
       }
     } catch (error) {
       running?.digest.close();
@@ -109,6 +135,12 @@ export class HashingFileStore extends FileStore {
   async sha256Of(id: string, length: number): Promise<string | null> {
     const running = this.running.get(id);
     if (!running || running.length !== length) return null;
+    const failed = await running.closing;
+    if (failed !== null) {
+      // Answered once: the retry reads the file again, as it is on disk.
+      this.forget(id);
+      throw new Error('the last write of this upload may not have reached the disk', { cause: failed });
+    }
     return (await running.digest.digest()).sha256;
   }
 
