@@ -10,7 +10,7 @@ import { loadConfig, type Config } from './config.ts';
 import { createDatabaseClient } from './database/client.ts';
 import { openDatabase } from './database/open.ts';
 import { baseLogOptions } from './http/log-redaction.ts';
-import { createMetrics, type Metrics } from './http/metrics.ts';
+import { createMetrics, type Metrics, watchStorage } from './http/metrics.ts';
 import { loadKeys } from './keys.ts';
 import { startJobs } from './jobs/jobs.ts';
 
@@ -59,6 +59,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   const db = createDatabaseClient(database.url);
   const keys = await loadKeys(config, log);
   const metrics = createMetrics();
+  watchStorage(metrics, config.dataDir);
   const app = await buildApp({ config, db, keys, metrics });
   // The job queues start while the app compiles its routes (listen): one waits on the database,
   // the other on the CPU. Requests do not need them: an export is queued in its own transaction.

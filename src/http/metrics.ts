@@ -1,8 +1,10 @@
 // Prometheus metrics. They are served on their own listener (CUSTODIA_METRICS_ADDRESS, see
 // src/server.ts) so the operator's network sees them and the public API does not.
+import type { StatsFs } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -32,6 +34,25 @@ export function createMetrics(withDefaults = true): Metrics {
     exports: new Counter({ name: 'custodia_exports_total', help: 'Export jobs by outcome', labelNames: ['outcome'], registers: [registry] }),
     custodyAppends: new Counter({ name: 'custodia_custody_appends_total', help: 'Custody log entries appended', labelNames: ['action'], registers: [registry] }),
   };
+}
+
+/**
+ * The room left on the filesystem of the data directory (evidence, uploads in progress), read
+ * at each scrape: an operator can alert well before uploads start failing with "the evidence
+ * storage is full". NaN when the directory cannot be read (the rest of the scrape still works).
+ */
+export function watchStorage(metrics: Metrics, dataDir: string): void {
+  const gauge = (name: string, help: string, read: (stats: StatsFs) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      async collect() {
+        this.set(await statfs(dataDir).then(read, () => Number.NaN));
+      },
+    });
+  gauge('custodia_storage_free_bytes', 'Bytes the service may still write on the filesystem of its data directory', (s) => s.bavail * s.bsize);
+  gauge('custodia_storage_size_bytes', 'Size of the filesystem of the data directory', (s) => s.blocks * s.bsize);
 }
 
 declare module 'fastify' {

@@ -1,6 +1,10 @@
-// The OpenAPI 3.1 document lists the API, /docs answers a page, and the metrics count requests.
+// The OpenAPI 3.1 document lists the API, /docs answers a page, and the metrics count requests
+// and watch the room left for evidence.
+import { statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
-import { createMetrics } from '../../src/http/metrics.ts';
+import { createMetrics, watchStorage } from '../../src/http/metrics.ts';
 import { createTestContext } from '../helpers/app.ts';
 
 // Routes of the contract (API.md): each one the app serves must be in the document.
@@ -56,4 +60,18 @@ t.test('metrics count requests by route and status, and time them', async (t) =>
   const withDefaults = await createMetrics(true).registry.metrics();
   t.match(withDefaults, /custodia_process_cpu/, 'process metrics when asked');
   t.equal((await ctx.inject(null, { method: 'GET', url: '/metrics' })).statusCode, 404, 'no /metrics on the public app');
+});
+
+t.test('storage metrics: free and total bytes of the data directory\'s filesystem, read at each scrape', async (t) => {
+  const metrics = createMetrics(false);
+  watchStorage(metrics, tmpdir());
+  const { bavail, blocks, bsize } = await statfs(tmpdir());
+  const text = await metrics.registry.metrics();
+  const free = Number(/^custodia_storage_free_bytes (\d+)$/m.exec(text)?.[1]);
+  const size = Number(/^custodia_storage_size_bytes (\d+)$/m.exec(text)?.[1]);
+  t.equal(size, blocks * bsize, 'the filesystem\'s size');
+  t.ok(Math.abs(free - bavail * bsize) < 1024 ** 3, 'its free bytes (within a GiB of a read a moment before)');
+  const unreadable = createMetrics(false);
+  watchStorage(unreadable, join(tmpdir(), 'no-such-directory-for-custodia'));
+  t.match(await unreadable.registry.metrics(), /^custodia_storage_free_bytes nan$/im, 'NaN when the directory cannot be read, and the scrape still answers');
 });

@@ -122,6 +122,9 @@ t.test('the service keeps its data across restarts, SIGKILL included', async (t)
   const metricsText = await metrics.text();
   t.match(metricsText, /custodia_http_requests_total\{[^}]*route="\/health\/ready"/, 'request counts by route');
   t.match(metricsText, /custodia_http_request_duration_seconds_bucket/, 'latency histogram');
+  const free = Number(/^custodia_storage_free_bytes (\d+)$/m.exec(metricsText)?.[1]);
+  const size = Number(/^custodia_storage_size_bytes (\d+)$/m.exec(metricsText)?.[1]);
+  t.ok(free > 0 && size >= free, `room on the data directory's filesystem (${free} of ${size} bytes free)`);
   t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, 'no /metrics on the public port');
 
   const stillThere = async (label: string) => {
