@@ -4,6 +4,7 @@
 // answered with a 503 that the client may retry.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../database/unavailable.ts';
+import { isStorageFull } from '../storage/health.ts';
 import { AppError, type FieldError, type ProblemCode, statusOf, titleOf } from './errors.ts';
 
 export interface ProblemBody {
@@ -117,9 +118,8 @@ export function registerProblemHandlers(app: FastifyInstance) {
       request.log.info({ code: error.code }, 'request refused');
       return sendProblem(reply, problemBody(code, detail, request, statusOf(code), errors));
     }
-    const storageCode = (error as { code?: unknown; syscall?: unknown }).syscall ? (error as { code?: unknown }).code : undefined;
-    if (storageCode === 'ENOSPC' || storageCode === 'EDQUOT') {
-      request.log.error({ errorCode: storageCode, syscall: (error as { syscall?: unknown }).syscall }, 'the evidence storage is full');
+    if (isStorageFull(error)) {
+      request.log.error({ errorCode: errorCodeOf(error), syscall: (error as { syscall?: unknown }).syscall }, 'the evidence storage is full');
       return sendProblem(reply, problemBody('service_unavailable', 'The evidence storage is full.', request));
     }
     if (isDatabaseUnavailable(error)) {

@@ -11,6 +11,7 @@ import { FileStore } from '@tus/file-store';
 import { ERRORS, MemoryLocker, Server, type Upload } from '@tus/server';
 import type { Config } from '../../config.ts';
 import { type DigestStream, FileAppender, digestFilePrefix, writeHashed } from '../../storage/index.ts';
+import { isStorageFull } from '../../storage/health.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -160,8 +161,7 @@ interface WriteFailure {
 const STORAGE_FULL = 'The evidence storage is full.\n';
 
 function writeFailure(cause: unknown): WriteFailure {
-  const code = (cause as { code?: unknown } | null)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return { status_code: 503, body: STORAGE_FULL, cause };
+  if (isStorageFull(cause)) return { status_code: 503, body: STORAGE_FULL, cause };
   return { ...ERRORS.FILE_WRITE_ERROR, cause };
 }
 
