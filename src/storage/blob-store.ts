@@ -25,7 +25,7 @@ export interface ByteRange {
 
 export interface CommitResult {
   storageKey: string;
-  /** False when the blob already existed (the temporary bytes were discarded). */
+  /** False when the blob already existed: the temporary bytes are still there, for the caller to abort. */
   created: boolean;
 }
 
@@ -33,7 +33,9 @@ export interface BlobStore {
   createTemp(): Promise<TempBlob>;
   /**
    * Moves finished temporary bytes under the content address of `sha256` (durably). When a blob
-   * with that hash already exists, the temporary bytes are discarded and it is kept as it is.
+   * with that hash already exists, it is kept as it is and the temporary bytes are left in place:
+   * the caller aborts them once its transaction is over (discarding a GiB takes the filesystem
+   * ~0.4 s, which no database lock should wait for).
    */
   commit(temp: TempBlob, sha256: string): Promise<CommitResult>;
   /** Discards temporary bytes (safe to call twice, or after a failed commit). */

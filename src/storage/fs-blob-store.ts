@@ -244,19 +244,16 @@ export class FilesystemBlobStore implements BlobStore {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     // Blobs are never written again; read-only makes an accidental write fail loudly.
     await chmod(own.path, 0o400);
-    let created = true;
     try {
       await link(own.path, target);
     } catch (error) {
-      if (!isCode(error, 'EEXIST')) throw error;
-      created = false;
+      if (isCode(error, 'EEXIST')) return { storageKey, created: false };
+      throw error;
     }
     await unlink(own.path);
-    if (created) {
-      await fsyncDirectory(dir);
-      await fsyncDirectory(this.tmpDir);
-    }
-    return { storageKey, created };
+    await fsyncDirectory(dir);
+    await fsyncDirectory(this.tmpDir);
+    return { storageKey, created: true };
   }
 
   async sweepTemps(before: Date): Promise<number> {

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import t from 'tap';
-import { createTestContext } from '../helpers/app.ts';
+import { FilesystemBlobStore, type TempBlob } from '../../src/storage/index.ts';
+import { createTestContext, type TestContext } from '../helpers/app.ts';
 import { blobFiles, evidenceCounts, metadata, multipart, upload } from './helpers.ts';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -135,6 +137,42 @@ t.test('the same bytes twice: two records, one blob, duplicateOf both ways', asy
   t.same(other.body.duplicateOf, []);
   const list = await ctx.json(observer, 'GET', `/api/v1/cases/${testCase.id}/evidence`);
   t.same(list.body.items.map((item: any) => item.duplicateOf), [[first.body.id], [second.body.id]]);
+});
+
+t.test('a duplicate\'s own copy is discarded after its transaction, and a failure to discard it loses nothing', async (t) => {
+  /** Notes, at each abort, how many evidence rows another connection sees; fails the abort when asked. */
+  class WatchedStore extends FilesystemBlobStore {
+    rowsSeenAtAbort: number[] = [];
+    failAbort = false;
+    context: TestContext | null = null;
+    override async abort(temp: TempBlob): Promise<void> {
+      this.rowsSeenAtAbort.push(await this.context!.db.evidence.count());
+      if (this.failAbort) throw new Error('EIO: i/o error, unlink');
+      await super.abort(temp);
+    }
+  }
+  let store: WatchedStore | null = null;
+  const ctx = await createTestContext(t, {}, { store: (config) => (store = new WatchedStore(join(config.dataDir, 'blobs'))) });
+  store!.context = ctx;
+  const testCase = await ctx.createCase();
+  const data = randomBytes(64 * 1024);
+  t.equal((await upload(ctx, testCase.users.investigator, testCase.id, data)).status, 201);
+  t.same(store!.rowsSeenAtAbort, [], 'bytes that became the blob are not aborted');
+  t.equal((await upload(ctx, testCase.users.lead, testCase.id, data)).status, 201);
+  t.same(store!.rowsSeenAtAbort, [2], 'the duplicate\'s copy is removed once its row is committed');
+  t.equal((await blobFiles(ctx.dataDir)).length, 1, 'one file: the blob');
+
+  store!.failAbort = true;
+  const third = await upload(ctx, testCase.users.lead, testCase.id, data);
+  t.equal(third.status, 201, 'the evidence is stored all the same');
+  t.equal((await blobFiles(ctx.dataDir)).length, 2, 'the copy stays for the sweep');
+  t.ok(
+    ctx.logs.some((line) => /"level":40/.test(line) && line.includes('could not remove the temporary copy of an upload')),
+    'a warning says so',
+  );
+  store!.failAbort = false;
+  t.equal(await store!.sweepTemps(new Date(Date.now() + 1000)), 1, 'the sweep removes it');
+  t.equal((await blobFiles(ctx.dataDir)).length, 1);
 });
 
 t.test('a JPEG with GPS EXIF yields capturedAt, captureLocation and camera metadata', async (t) => {

@@ -36,7 +36,10 @@ t.test('filesystem blob store', async (t) => {
 
   const again = await ingestStream(store, chunks(data, 65536), { maxBytes: data.length });
   t.same(await store.commit(again.temp, again.sha256), { storageKey: storageKeyOf(first.sha256), created: false }, 'existing blob kept');
-  t.same(await readdir(store.tmpDir), [], 'the temporary copy is gone');
+  t.equal((await readdir(store.tmpDir)).length, 1, 'the temporary copy waits for the caller');
+  await store.abort(again.temp);
+  t.same(await readdir(store.tmpDir), [], 'and goes with abort');
+  t.same(await readAll(await store.open(first.sha256)), data, 'the blob is untouched');
 
   await t.rejects(ingestStream(store, chunks(data), { maxBytes: data.length - 1 }), BlobTooLargeError);
   t.same(await readdir(store.tmpDir), [], 'nothing left after the limit');

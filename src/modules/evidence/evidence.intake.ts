@@ -82,13 +82,15 @@ export async function registerEvidence(deps: EvidenceDeps, caller: Caller, caseI
     throw error;
   }
 
-  let committed: { created: boolean } | null = null;
+  // Set once the store took the bytes: true when they became the blob, false when it already held them.
+  let created = null as boolean | null;
   let view: EvidenceView;
   try {
     view = await deps.db.$transaction(async (tx) => {
       await lockBlob(tx, file.sha256);
-      const { storageKey, created } = await deps.store.commit(file.temp, file.sha256);
-      committed = { created };
+      const committed = await deps.store.commit(file.temp, file.sha256);
+      created = committed.created;
+      const { storageKey } = committed;
       await insertBlobIfAbsent(tx, { sha256: file.sha256, sizeBytes: file.sizeBytes, storageKey });
       const row = await insertEvidence(tx, {
         caseId,
@@ -142,9 +144,16 @@ export async function registerEvidence(deps: EvidenceDeps, caller: Caller, caseI
       return { ...view, duplicateOf: others.map((other) => other.id) };
     }, TRANSACTION);
   } catch (error) {
-    if (committed === null) await deps.store.abort(file.temp).catch(() => {});
-    else if ((committed as { created: boolean }).created) await removeOrphanBlob(deps, file.sha256);
+    if (created === true) await removeOrphanBlob(deps, file.sha256);
     throw error;
+  } finally {
+    // Bytes that did not become the blob go now, outside the transaction (BlobStore.commit); if
+    // that fails, the sweep of uploads.expire removes them within a day.
+    if (created !== true) {
+      await deps.store.abort(file.temp).catch((error: unknown) => {
+        deps.log?.warn({ err: { message: (error as Error).message }, temp: file.temp.id }, 'could not remove the temporary copy of an upload');
+      });
+    }
   }
   await afterCommitIntegrate(deps.db, caseId, deps.log);
   return view;

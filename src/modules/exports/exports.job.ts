@@ -250,9 +250,10 @@ export async function runExportJob(deps: ExportJobDeps, exportId: string): Promi
       await skeleton.write(bundle.skeleton);
       await skeleton.finish();
       ({ storageKey } = await store.commit(skeleton, bundle.skeletonSha256));
-    } catch (error) {
-      await store.abort(skeleton);
-      throw error;
+    } finally {
+      // Gone already when it became the blob; still there when an earlier export stored the same
+      // bytes, or on failure. Left there by a failing disk, the uploads.expire sweep removes it.
+      await store.abort(skeleton).catch(() => {});
     }
     await deps.db.$transaction(async (tx) => {
       const owned = await updateAttempt(tx, exportId, attempt, {
