@@ -8,7 +8,10 @@ import type { LoggerOptions } from 'pino';
  *   x-auth-token, proxy-authorization, set-cookie…);
  * - a key named one of SECRET_NAMES;
  * - a key named one of NESTED_SECRET_NAMES below the top level (a TOTP `code` in a body is a
- *   secret; the top-level `code` of a "request refused" line is a problem code);
+ *   secret; the top-level `code` of a "request refused" line is a problem code), except the
+ *   code of an error itself (an object with a `message`, inside `err` or `error`) when it is
+ *   shaped like one (ERROR_CODE: ENOSPC, ERR_…, P2002, a SQLSTATE, a problem code): an operator
+ *   needs it, and a one-time password is six digits;
  * - a key named one of ERROR_SECRET_NAMES inside an error (what an HTTP client's error keeps of
  *   its request: headers, credentials).
  * The value, whatever it is (text, number, object), becomes REDACTED.
@@ -18,6 +21,11 @@ export const SECRET_NAMES = ['fullname', 'contact', 'dateofbirth', 'masterkey', 
 export const NESTED_SECRET_NAMES = ['code'] as const;
 export const ERROR_SECRET_NAMES = ['config'] as const;
 export const REDACTED = '[redacted]';
+/**
+ * The codes errors carry: an errno name (ENOSPC, ECONNREFUSED), a library's (ERR_…, FST_ERR_…,
+ * UND_ERR_…), Prisma's (P2002), a SQLSTATE (23505, 57P01), one of our problem codes (not_found).
+ */
+export const ERROR_CODE = /^(?:E[A-Z]{2,14}|(?:[A-Z]{2,5}_)?ERR_[A-Z0-9_]{1,60}|P\d{4}|[0-9A-Z]{5}|[a-z]{2,30}(?:_[a-z]{2,30}){0,5})$/;
 
 const ERROR_KEYS = new Set(['err', 'error']);
 // One case folding (Unicode's, flag u) for the scan of a line and the test of a key, so that the
@@ -36,8 +44,12 @@ const errorSecretName = new RegExp(`^${any(ERROR_SECRET_NAMES)}$`, 'iu');
  */
 const maybeSecret = new RegExp(`${any(SECRET_WORDS)}|"${any([...SECRET_NAMES, ...NESTED_SECRET_NAMES, ...ERROR_SECRET_NAMES])}"`, 'iu');
 
-function isSecret(key: string, depth: number, inError: boolean): boolean {
-  return secretWord.test(key) || secretName.test(key) || (depth > 0 && nestedSecretName.test(key)) || (inError && errorSecretName.test(key));
+function isSecret(record: Record<string, unknown>, key: string, depth: number, inError: boolean): boolean {
+  if (secretWord.test(key) || secretName.test(key) || (inError && errorSecretName.test(key))) return true;
+  if (depth === 0 || !nestedSecretName.test(key)) return false;
+  const value = record[key];
+  const isErrorsOwnCode = inError && typeof record.message === 'string' && typeof value === 'string' && ERROR_CODE.test(value);
+  return !isErrorsOwnCode;
 }
 
 /** Redacts in place; answers whether anything was. */
@@ -50,7 +62,7 @@ function scrub(value: unknown, depth: number, inError: boolean): boolean {
   }
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (isSecret(key, depth, inError)) {
+    if (isSecret(record, key, depth, inError)) {
       record[key] = REDACTED;
       changed = true;
     } else if (scrub(record[key], depth + 1, inError || ERROR_KEYS.has(key))) {

@@ -89,10 +89,7 @@ function frameworkProblem(error: FastifyError): [ProblemCode, string, FieldError
   return null;
 }
 
-/**
- * An error's own code (ENOSPC, P2002…) for the log line's top level: inside `err` the redaction
- * takes any nested `code` for a one-time password.
- */
+/** An error's own code (ENOSPC, P2002…), also at the log line's top level: one flat field to alert on. */
 function errorCodeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;

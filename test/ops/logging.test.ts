@@ -2,7 +2,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
-import { REDACTED, SECRET_NAMES, SECRET_WORDS, baseLogOptions, redactLine } from '../../src/http/log-redaction.ts';
+import { ERROR_CODE, REDACTED, SECRET_NAMES, SECRET_WORDS, baseLogOptions, redactLine } from '../../src/http/log-redaction.ts';
 import { createTestContext } from '../helpers/app.ts';
 
 t.test('a login attempt leaves no password or Authorization header in the logs', async (t) => {
@@ -79,9 +79,12 @@ t.test('what the logger keeps', async (t) => {
   const ctx = await createTestContext(t);
   ctx.app.log.info({ code: 'not_found', keyId: 'key-1', masterKeyId: 'mk-1', config: { limit: 5 }, tokens: undefined }, 'request refused');
   ctx.app.log.info({ req: { method: 'POST', url: '/api/v1/me/password' }, res: { statusCode: 204 } }, 'request completed');
-  const [refused, completed] = ctx.logs.map((line) => JSON.parse(line) as Record<string, any>);
+  const failure = Object.assign(new Error('no space left on device'), { code: 'ENOSPC', cause: Object.assign(new Error('duplicate key'), { code: '23505' }) });
+  ctx.app.log.error({ err: failure }, 'an error with its code');
+  const [refused, completed, failed] = ctx.logs.map((line) => JSON.parse(line) as Record<string, any>);
   t.match(refused, { code: 'not_found', keyId: 'key-1', masterKeyId: 'mk-1', config: { limit: 5 }, msg: 'request refused' }, 'a problem code, key ids, a config outside an error');
   t.match(completed, { req: { method: 'POST', url: '/api/v1/me/password' }, res: { statusCode: 204 } }, 'a secret word in a value is not a secret key');
+  t.match(failed, { err: { code: 'ENOSPC', message: /no space left/ } }, 'an error\'s own code, for the operator');
 });
 
 t.test('redactLine, the last step of every line', async (t) => {
@@ -99,6 +102,21 @@ t.test('redactLine, the last step of every line', async (t) => {
     err: { config: REDACTED, cause: { config: REDACTED } },
     error: { config: REDACTED },
   }, 'code below the top level, config inside an error');
+  t.same(
+    JSON.parse(redactLine('{"err":{"message":"m","code":"ENOSPC","cause":{"message":"c","code":"57P01"},"body":{"code":"12345"}},"error":{"message":"m","code":"not_found","errors":[{"message":"e","code":"ERR_STREAM_PREMATURE_CLOSE"}]},"x":{"message":"m","code":"ENOSPC"}}')),
+    {
+      err: { message: 'm', code: 'ENOSPC', cause: { message: 'c', code: '57P01' }, body: { code: REDACTED } },
+      error: { message: 'm', code: 'not_found', errors: [{ message: 'e', code: 'ERR_STREAM_PREMATURE_CLOSE' }] },
+      x: { message: 'm', code: REDACTED },
+    },
+    'an error\'s own code is kept; a code in what an error carries, or outside any error, is not',
+  );
+  for (const code of ['123456', '000000', 'JBSWY3DPEHPK3PXP', '12 34 56', 'redact-me', 'ENOSPC\n', 'a'.repeat(40), { value: 'ENOSPC' }, 42]) {
+    t.same(JSON.parse(redactLine(JSON.stringify({ err: { message: 'm', code } }))), { err: { message: 'm', code: REDACTED } }, `an error's code ${JSON.stringify(code)} is still withheld`);
+  }
+  for (const code of ['ENOSPC', 'EDQUOT', 'ECONNREFUSED', 'EIO', 'ERR_INVALID_ARG_TYPE', 'FST_ERR_CTP_INVALID_MEDIA_TYPE', 'UND_ERR_SOCKET', 'P2002', '23505', '08006', 'payload_too_large', 'forbidden']) {
+    t.ok(ERROR_CODE.test(code), `${code} is an error code`);
+  }
   const broken = redactLine('{"password": "s3cret", ');
   t.notOk(broken.includes('s3cret'), 'a line that is not JSON is withheld');
   t.match(JSON.parse(broken), { level: 50, msg: /withheld/ });

@@ -280,8 +280,8 @@ export async function createTusBridge(options: { directory: string; path: string
     onResponseError: (_request, error) => {
       if ('status_code' in error && error.status_code < 500) return undefined;
       const cause = ('cause' in error ? error.cause : error) as { message?: unknown; name?: unknown; code?: unknown } | null;
-      // The code at the top level: inside `err` the redaction takes a nested `code` for a one-time password.
-      const fields = { err: { message: cause?.message, name: cause?.name }, errorCode: typeof cause?.code === 'string' ? cause.code : undefined };
+      const code = typeof cause?.code === 'string' ? cause.code : undefined;
+      const fields = { err: { message: cause?.message, name: cause?.name, code }, errorCode: code };
       if (isStorageFull(cause)) {
         options.log.error(fields, 'the evidence storage is full');
         return { status_code: 503, body: STORAGE_FULL };
