@@ -31,6 +31,8 @@ export interface IngestOptions {
   headBytes?: number;
   /** Where the first byte lands in the file: the first write ends on an aligned position, so the rest can go by direct I/O. */
   startOffset?: number;
+  /** Whether the source's chunks are noted as young garbage here (false when the source notes them itself). */
+  noteGarbage?: boolean;
 }
 
 /**
@@ -68,6 +70,7 @@ export interface ByteSink {
  */
 export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink, digest: DigestStream, options: IngestOptions): Promise<{ sizeBytes: number; head: Buffer }> {
   const headLimit = options.headBytes ?? HEAD_BYTES;
+  const noteGarbage = options.noteGarbage ?? true;
   const head = Buffer.allocUnsafe(headLimit);
   let headUsed = 0;
   let sizeBytes = 0;
@@ -95,7 +98,7 @@ export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink
     for await (const part of source) {
       const chunk = part as Uint8Array;
       sizeBytes += chunk.byteLength;
-      noteYoungGarbage(chunk.byteLength);
+      if (noteGarbage) noteYoungGarbage(chunk.byteLength);
       if (sizeBytes > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
       if (headUsed < headLimit) {
         const n = Math.min(headLimit - headUsed, chunk.byteLength);
@@ -170,7 +173,8 @@ export async function hashStoredBlob(store: BlobStore, sha256: string): Promise<
   const source = await store.open(sha256);
   const digest = new DigestStream();
   try {
-    const { sizeBytes } = await writeHashed(source, DISCARD, digest, { maxBytes: Number.POSITIVE_INFINITY, headBytes: 0 });
+    // The store's stream notes its reads itself (as for a download): noting them again would scavenge twice as often.
+    const { sizeBytes } = await writeHashed(source, DISCARD, digest, { maxBytes: Number.POSITIVE_INFINITY, headBytes: 0, noteGarbage: false });
     return { sha256: (await digest.digest()).sha256, sizeBytes };
   } finally {
     digest.close();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import t from 'tap';
-import { FilesystemBlobStore, ingestStream } from '../../src/storage/index.ts';
+import { FilesystemBlobStore, hashStoredBlob, ingestStream } from '../../src/storage/index.ts';
 import { YOUNG_GARBAGE_BYTES, noteYoungGarbage, requestedScavenges } from '../../src/storage/young-garbage.ts';
 
 t.test('a scavenge once YOUNG_GARBAGE_BYTES were noted, all callers together', async (t) => {
@@ -46,4 +46,9 @@ t.test('ingest and blob reads note the bytes they receive', async (t) => {
   for await (const chunk of await store.open(blob.sha256)) read += (chunk as Buffer).byteLength;
   t.equal(read, data.length);
   t.ok(requestedScavenges() - before >= 1, 'so did reading it back');
+
+  before = requestedScavenges();
+  t.same(await hashStoredBlob(store, blob.sha256), { sha256: blob.sha256, sizeBytes: data.length });
+  const asked = requestedScavenges() - before;
+  t.ok(asked >= 1 && asked <= 2, `a re-hash notes each read once (${asked} scavenges for twice the threshold)`);
 });
