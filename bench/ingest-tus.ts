@@ -3,14 +3,17 @@
 // default) streamed from disk, then `complete`, which turns the finished file into evidence —
 // beside `openssl dgst -sha256` on the same file. Prints MiB/s for the PATCHes, for the whole
 // (PATCHes + complete), their ratios to openssl, the server's CPU time and resident memory
-// (`custodia serve`, bench/lib/ingest.ts); repeats with 4 GiB for memory.
+// (`custodia serve`, bench/lib/ingest.ts), and beside it the same PATCHes to a bare Fastify
+// route that throws the bytes away (bench/lib/bare-receiver.ts), the receive path's ceiling;
+// repeats with 4 GiB for memory.
 // BENCH_SIZES_MIB="1024,4096" changes the sizes. Needs DATABASE_URL or starts an embedded cluster.
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startBareReceiver, startServer } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
 const CHUNK = Number(process.env.BENCH_TUS_CHUNK_MIB ?? 64) * MiB;
@@ -35,13 +38,8 @@ function call(port: number, token: string, method: string, path: string, headers
   });
 }
 
-async function tusUpload(port: number, token: string, caseId: string, path: string, size: number) {
-  const started = process.hrtime.bigint();
-  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-  const filename = Buffer.from('bench.bin').toString('base64');
-  const created = await call(port, token, 'POST', `/api/v1/cases/${caseId}/uploads`, { 'upload-length': String(size), 'upload-metadata': `filename ${filename}` });
-  if (created.status !== 201) throw new Error(`creation answered ${created.status}: ${created.body.slice(0, 300)}`);
-  const location = String(created.headers.location);
+/** PATCHes of CHUNK bytes of the file at `path` to `location`, each at the offset the last one answered. */
+async function patches(port: number, token: string, location: string, path: string, size: number): Promise<void> {
   for (let offset = 0; offset < size; ) {
     const length = Math.min(CHUNK, size - offset);
     const answer = await call(
@@ -55,6 +53,16 @@ async function tusUpload(port: number, token: string, caseId: string, path: stri
     if (answer.status !== 204) throw new Error(`PATCH at ${offset} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
     offset = Number(answer.headers['upload-offset']);
   }
+}
+
+async function tusUpload(port: number, token: string, caseId: string, path: string, size: number) {
+  const started = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  const filename = Buffer.from('bench.bin').toString('base64');
+  const created = await call(port, token, 'POST', `/api/v1/cases/${caseId}/uploads`, { 'upload-length': String(size), 'upload-metadata': `filename ${filename}` });
+  if (created.status !== 201) throw new Error(`creation answered ${created.status}: ${created.body.slice(0, 300)}`);
+  const location = String(created.headers.location);
+  await patches(port, token, location, path, size);
   const patched = seconds();
   const completed = await call(port, token, 'POST', `${location}/complete`, { 'content-type': 'application/json' }, evidenceFields());
   if (completed.status !== 201) throw new Error(`complete answered ${completed.status}: ${completed.body.slice(0, 300)}`);
@@ -63,14 +71,25 @@ async function tusUpload(port: number, token: string, caseId: string, path: stri
 
 export async function benchTus(): Promise<void> {
   const server = await startServer();
-  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
+  const bare = await startBareReceiver().catch(async (error: unknown) => {
     await server.stop();
     throw error;
   });
+  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
+    await Promise.all([server.stop(), bare.stop()]);
+    throw error;
+  });
+  const bareLocation = `/api/v1/uploads/${randomUUID()}`;
+  const receiveOnly = async (path: string, bytes: number) => {
+    const started = process.hrtime.bigint();
+    await patches(bare.port, server.token, bareLocation, path, bytes);
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
   try {
     report('tus_server_runs', server.runs);
     report('tus_server_rss_idle', await rssMiB(server.pid), 'MiB (VmHWM of `custodia serve` once ready)');
     await warmUp('tus', server, inputs, async (path, bytes) => (await tusUpload(server.port, server.token, server.caseId, path, bytes)).totalSeconds);
+    await warmUp('tus_receive_only', bare, inputs, receiveOnly);
     for (const sizeMiB of SIZES) {
       const path = join(inputs, `input-${sizeMiB}.bin`);
       await generateFile(path, sizeMiB * MiB);
@@ -90,10 +109,15 @@ export async function benchTus(): Promise<void> {
       report(`tus_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
       report(`tus_server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)');
       report(`tus_server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)');
+      const { result: receiveSeconds, cpuSeconds: bareCpu } = await measure(bare.pid, () => receiveOnly(path, sizeMiB * MiB));
+      report(`tus_receive_only_${sizeMiB}MiB`, sizeMiB / receiveSeconds, `MiB/s (bare Fastify, the same ${CHUNK / MiB} MiB PATCHes, every byte thrown away: the ceiling)`);
+      report(`tus_receive_only_vs_openssl_${sizeMiB}MiB`, (sizeMiB / receiveSeconds / opensslRate) * 100, '%');
+      report(`tus_total_vs_receive_only_${sizeMiB}MiB`, (receiveSeconds / upload.totalSeconds) * 100, '%');
+      report(`tus_receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
       await rm(path, { force: true });
     }
   } finally {
-    await server.stop();
+    await Promise.all([server.stop(), bare.stop()]);
     await rm(inputs, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,9 @@
 // `custodia serve` in a child process (bench/lib/ingest.ts), beside `openssl dgst -sha256` on the
 // same file and the disk's durable write of it (dd); prints MiB/s for each, the ratios, the
 // server's CPU time for the upload, and its resident memory (idle, highest during each upload,
-// VmHWM). Repeats with 4 GiB for memory; then
+// VmHWM); beside it, the same upload to a bare Fastify + @fastify/multipart route that throws
+// the bytes away (bench/lib/bare-receiver.ts), the receive path's ceiling. Repeats with 4 GiB
+// for memory; then
 // the same through tus (bench/ingest-tus.ts). BENCH_SIZES_MIB="1024,4096" changes the sizes;
 // BENCH_SERVER=tsx runs the server from src/ through tsx instead of the compiled dist/.
 // Needs DATABASE_URL or starts an embedded cluster.
@@ -11,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startBareReceiver, startServer } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
 async function uploadFile(port: number, token: string, caseId: string, path: string, size: number): Promise<{ seconds: number; status: number; body: string }> {
@@ -36,8 +38,12 @@ async function uploadFile(port: number, token: string, caseId: string, path: str
 
 async function main() {
   const server = await startServer();
-  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
+  const bare = await startBareReceiver().catch(async (error: unknown) => {
     await server.stop();
+    throw error;
+  });
+  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
+    await Promise.all([server.stop(), bare.stop()]);
     throw error;
   });
   try {
@@ -48,6 +54,7 @@ async function main() {
       if (first.status !== 201) throw new Error(`upload answered ${first.status}: ${first.body.slice(0, 300)}`);
       return first.seconds;
     });
+    await warmUp('receive_only', bare, inputs, async (path, bytes) => (await uploadFile(bare.port, server.token, server.caseId, path, bytes)).seconds);
     for (const sizeMiB of SIZES) {
       const path = join(inputs, `input-${sizeMiB}.bin`);
       await generateFile(path, sizeMiB * MiB);
@@ -66,10 +73,17 @@ async function main() {
       report(`multipart_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
       report(`server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)');
       report(`server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)');
+      const { result: received, cpuSeconds: bareCpu } = await measure(bare.pid, () => uploadFile(bare.port, server.token, server.caseId, path, sizeMiB * MiB));
+      if (received.status !== 201 || (JSON.parse(received.body) as { bytes: number }).bytes !== sizeMiB * MiB) throw new Error(`the bare receiver answered ${received.status}: ${received.body.slice(0, 300)}`);
+      const receiveRate = sizeMiB / received.seconds;
+      report(`receive_only_${sizeMiB}MiB`, receiveRate, 'MiB/s (bare Fastify + @fastify/multipart, same client, every byte thrown away: the ceiling)');
+      report(`receive_only_vs_openssl_${sizeMiB}MiB`, (receiveRate / opensslRate) * 100, '%');
+      report(`multipart_vs_receive_only_${sizeMiB}MiB`, (uploadRate / receiveRate) * 100, '%');
+      report(`receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
       await rm(path, { force: true });
     }
   } finally {
-    await server.stop();
+    await Promise.all([server.stop(), bare.stop()]);
     await rm(inputs, { recursive: true, force: true });
   }
 }

@@ -215,8 +215,38 @@ export async function startServer(): Promise<BenchServer> {
   }
 }
 
+/**
+ * The receive-only ceiling (bench/lib/bare-receiver.ts) in a child process with npm start's node
+ * flags, answering on the multipart route's path; answers once it listens.
+ */
+export async function startBareReceiver(): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const startArgs = serviceArgs();
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? startArgs.slice(0, startArgs.indexOf('bin/custodia.js'));
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'bench/lib/bare-receiver.ts')], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? '2' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+  };
+  for (let attempt = 0; ; attempt++) {
+    if (child.exitCode !== null) throw new Error(`the bare receiver exited with ${child.exitCode}`);
+    if (await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)) break;
+    if (attempt > 300) {
+      await stop();
+      throw new Error('the bare receiver did not listen in 30 s');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { pid: child.pid!, port, stop };
+}
+
 /** Uploads WARMUP_MIB through `upload` (which answers its seconds) and reports it as `<name>_first_upload_…`. */
-export async function warmUp(name: string, server: BenchServer, dir: string, upload: (path: string, bytes: number) => Promise<number>): Promise<void> {
+export async function warmUp(name: string, server: Pick<BenchServer, 'pid'>, dir: string, upload: (path: string, bytes: number) => Promise<number>): Promise<void> {
   if (WARMUP_MIB <= 0) return;
   const path = join(dir, 'warm-up.bin');
   await generateFile(path, WARMUP_MIB * MiB);
