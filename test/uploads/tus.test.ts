@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { ALL_ROLE_NAMES, createTestContext, userFor } from '../helpers/app.ts';
-import { metadata } from '../evidence/helpers.ts';
+import { blobFiles, metadata, upload } from '../evidence/helpers.ts';
 import { TUS, completeUpload, createUpload, deleteUpload, headUpload, patchUpload, uploadFiles } from './helpers.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -70,6 +70,23 @@ t.test('tus uploads', async (t) => {
     t.equal(again.body.code, 'conflict');
     isProblem(t, await headUpload(ctx, investigator, created.id), 404, 'not_found');
     t.equal(await ctx.db.evidence.count({ where: { caseId: testCase.id, title: 'Resumed upload' } }), 1);
+  });
+
+  t.test('bytes already stored, uploaded again through tus: a duplicate sharing the blob, no copy left', async (t) => {
+    const data = randomBytes(200_000);
+    const first = await upload(ctx, lead, testCase.id, data);
+    t.equal(first.status, 201);
+    const blobsBefore = (await blobFiles(ctx.dataDir)).length;
+    const created = await createUpload(ctx, investigator, testCase.id, data.length);
+    t.equal((await patchUpload(ctx, investigator, created.id, 0, data)).statusCode, 204);
+    const done = await completeUpload(ctx, investigator, created.id, await metadata());
+    t.equal(done.status, 201);
+    t.equal(done.body.sha256, first.body.sha256);
+    t.same(done.body.duplicateOf, [first.body.id]);
+    t.equal((await blobFiles(ctx.dataDir)).length, blobsBefore, 'no new file in the blob store, temporary or not');
+    t.same(await uploadFiles(ctx.dataDir), [], 'nor in the uploads directory');
+    const content = await ctx.inject(reviewer, { method: 'GET', url: `/api/v1/evidence/${done.body.id}/content` });
+    t.ok(content.rawPayload.equals(data));
   });
 
   t.test('a zero-byte upload completes', async (t) => {
