@@ -8,12 +8,11 @@
 // repeats with 4 GiB for memory.
 // BENCH_SIZES_MIB="1024,4096" changes the sizes. Needs DATABASE_URL or starts an embedded cluster.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startBareReceiver, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, withBenchRig } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
 const CHUNK = Number(process.env.BENCH_TUS_CHUNK_MIB ?? 64) * MiB;
@@ -70,22 +69,13 @@ async function tusUpload(port: number, token: string, caseId: string, path: stri
 }
 
 export async function benchTus(): Promise<void> {
-  const server = await startServer();
-  const bare = await startBareReceiver().catch(async (error: unknown) => {
-    await server.stop();
-    throw error;
-  });
-  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
-    await Promise.all([server.stop(), bare.stop()]);
-    throw error;
-  });
-  const bareLocation = `/api/v1/uploads/${randomUUID()}`;
-  const receiveOnly = async (path: string, bytes: number) => {
-    const started = process.hrtime.bigint();
-    await patches(bare.port, server.token, bareLocation, path, bytes);
-    return Number(process.hrtime.bigint() - started) / 1e9;
-  };
-  try {
+  await withBenchRig(async ({ server, bare, inputs }) => {
+    const bareLocation = `/api/v1/uploads/${randomUUID()}`;
+    const receiveOnly = async (path: string, bytes: number) => {
+      const started = process.hrtime.bigint();
+      await patches(bare.port, server.token, bareLocation, path, bytes);
+      return Number(process.hrtime.bigint() - started) / 1e9;
+    };
     report('tus_server_runs', server.runs);
     report('tus_server_rss_idle', await rssMiB(server.pid), 'MiB (VmHWM of `custodia serve` once ready)');
     await warmUp('tus', server, inputs, async (path, bytes) => (await tusUpload(server.port, server.token, server.caseId, path, bytes)).totalSeconds);
@@ -116,10 +106,7 @@ export async function benchTus(): Promise<void> {
       report(`tus_receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
       await rm(path, { force: true });
     }
-  } finally {
-    await Promise.all([server.stop(), bare.stop()]);
-    await rm(inputs, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) await benchTus();

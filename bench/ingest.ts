@@ -9,11 +9,10 @@
 // BENCH_SERVER=tsx runs the server from src/ through tsx instead of the compiled dist/.
 // Needs DATABASE_URL or starts an embedded cluster.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, startBareReceiver, startServer } from './lib/ingest.ts';
+import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, withBenchRig } from './lib/ingest.ts';
 import { report } from './lib/report.ts';
 
 async function uploadFile(port: number, token: string, caseId: string, path: string, size: number): Promise<{ seconds: number; status: number; body: string }> {
@@ -37,16 +36,7 @@ async function uploadFile(port: number, token: string, caseId: string, path: str
 }
 
 async function main() {
-  const server = await startServer();
-  const bare = await startBareReceiver().catch(async (error: unknown) => {
-    await server.stop();
-    throw error;
-  });
-  const inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-')).catch(async (error: unknown) => {
-    await Promise.all([server.stop(), bare.stop()]);
-    throw error;
-  });
-  try {
+  await withBenchRig(async ({ server, bare, inputs }) => {
     report('server_runs', server.runs);
     report('server_rss_idle', await rssMiB(server.pid), 'MiB (VmHWM of `custodia serve` once ready)');
     await warmUp('multipart', server, inputs, async (path, bytes) => {
@@ -82,10 +72,7 @@ async function main() {
       report(`receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
       await rm(path, { force: true });
     }
-  } finally {
-    await Promise.all([server.stop(), bare.stop()]);
-    await rm(inputs, { recursive: true, force: true });
-  }
+  });
 }
 
 await main();

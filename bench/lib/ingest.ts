@@ -219,7 +219,13 @@ export async function startServer(): Promise<BenchServer> {
  * The receive-only ceiling (bench/lib/bare-receiver.ts) in a child process with npm start's node
  * flags, answering on the multipart route's path; answers once it listens.
  */
-export async function startBareReceiver(): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
+export interface BareReceiver {
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startBareReceiver(): Promise<BareReceiver> {
   const port = await freePort();
   const startArgs = serviceArgs();
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? startArgs.slice(0, startArgs.indexOf('bin/custodia.js'));
@@ -243,6 +249,28 @@ export async function startBareReceiver(): Promise<{ pid: number; port: number; 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { pid: child.pid!, port, stop };
+}
+
+export interface BenchRig {
+  server: BenchServer;
+  bare: BareReceiver;
+  /** A scratch directory for the input files. */
+  inputs: string;
+}
+
+/** Runs `work` beside the service, the bare receiver and a scratch directory, all stopped and removed afterwards whatever happens. */
+export async function withBenchRig(work: (rig: BenchRig) => Promise<void>): Promise<void> {
+  const server = await startServer();
+  let bare: BareReceiver | null = null;
+  let inputs: string | null = null;
+  try {
+    bare = await startBareReceiver();
+    inputs = await mkdtemp(join(tmpdir(), 'custodia-bench-input-'));
+    await work({ server, bare, inputs });
+  } finally {
+    await Promise.all([server.stop(), bare?.stop()]);
+    if (inputs) await rm(inputs, { recursive: true, force: true });
+  }
 }
 
 /** Uploads WARMUP_MIB through `upload` (which answers its seconds) and reports it as `<name>_first_upload_…`. */
