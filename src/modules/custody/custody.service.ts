@@ -196,12 +196,17 @@ export async function verifyLog(deps: CustodyDeps, caller: Caller, caseId: strin
   return verifyCaseLog(deps, caseId);
 }
 
+/**
+ * With `deps.keys`, the queued entries are integrated first and the latest checkpoint is signed
+ * when it is new, as the API does. Without (`custodia check`), nothing is written: the log is
+ * checked as it is stored, against its stored checkpoints.
+ */
 export async function verifyCaseLog(
-  deps: { db: Database; keys: Pick<Keys, 'signing'>; config: Pick<Config, 'instanceId'> },
+  deps: { db: Database; keys?: Pick<Keys, 'signing'>; config: Pick<Config, 'instanceId'> },
   caseId: string,
 ): Promise<Verification> {
   const { db } = deps;
-  await integrateCustodyQueue(db, caseId);
+  if (deps.keys) await integrateCustodyQueue(db, caseId);
   // Entries below the stored size are committed with it and never change: no snapshot needed.
   const stored = (await findLogState(db, caseId)) ?? { size: 0, rootHash: Buffer.from(EMPTY_ROOT) };
   const checkpoints = await checkpointsUpTo(db, caseId, stored.size);
@@ -242,6 +247,7 @@ export async function verifyCaseLog(
     const problem = checkpointProblem(deps.config, caseId, checkpoint, rootsAt.get(checkpoint.size), keys);
     if (problem) return result(false, `checkpoint at size ${checkpoint.size}: ${problem}`);
   }
+  if (!deps.keys) return result(true);
   // The log verified: its current checkpoint can be signed (or is already stored).
   const latest = await signCheckpoint(db, deps.keys, deps.config, caseId);
   if (!latest.rootHash.equals(rootHash) || latest.size !== stored.size) return result(false, 'the latest checkpoint does not match the entries', latest.note);

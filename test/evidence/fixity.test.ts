@@ -1,0 +1,127 @@
+// `custodia check`'s work, in process: every stored blob re-hashed against what was recorded,
+// every custody log recomputed, problems named by ids and hashes only, and nothing written.
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, open, rm, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { runCheck } from '../../src/cli/check.ts';
+import { checkStoredBlobs } from '../../src/modules/evidence/evidence.fixity.ts';
+import { FilesystemBlobStore } from '../../src/storage/index.ts';
+import { createTestContext, type TestContext } from '../helpers/app.ts';
+import { metadata, upload } from './helpers.ts';
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+function blobPath(ctx: TestContext, sha256: string): string {
+  return join(ctx.dataDir, 'blobs', 'sha256', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+}
+
+async function flipByte(path: string, position: number): Promise<Buffer> {
+  await chmod(path, 0o600);
+  const handle = await open(path, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, position);
+    byte[0] = byte[0]! ^ 0x01;
+    await handle.write(byte, 0, 1, position);
+    const { size } = await handle.stat();
+    const all = Buffer.alloc(size);
+    await handle.read(all, 0, size, 0);
+    return all;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writes(ctx: TestContext) {
+  const [checkpoints, entries, queued, reviews, audit] = await Promise.all([
+    ctx.db.custodyCheckpoint.count(),
+    ctx.db.custodyEntry.count(),
+    ctx.db.custodyQueue.count(),
+    ctx.db.review.count(),
+    ctx.db.auditEntry.count(),
+  ]);
+  return { checkpoints, entries, queued, reviews, audit };
+}
+
+t.test('custodia check: intact, then a flipped byte, a truncated file, a missing one and an altered custody entry', async (t) => {
+  const ctx = await createTestContext(t);
+  const first = await ctx.createCase();
+  const second = await ctx.createCase();
+  const shared = randomBytes(300_000);
+  const other = randomBytes(70_000);
+  const small = randomBytes(5_000);
+  const title = 'Secret title of a witness video';
+  const a = await upload(ctx, first.users.investigator, first.id, shared, { metadata: await metadata({ title }) });
+  const b = await upload(ctx, second.users.investigator, second.id, shared, { metadata: await metadata({ title }) });
+  const c = await upload(ctx, first.users.investigator, first.id, other, { metadata: await metadata({ title }) });
+  const d = await upload(ctx, first.users.lead, first.id, small, { metadata: await metadata({ title }) });
+  const empty = await upload(ctx, first.users.lead, first.id, Buffer.alloc(0));
+  for (const response of [a, b, c, d, empty]) t.equal(response.status, 201);
+  const cases = await ctx.db.case.count();
+  const before = await writes(ctx);
+
+  const lines: string[] = [];
+  const intact = await runCheck({ db: ctx.db, config: ctx.config }, (line) => lines.push(line));
+  t.equal(intact.intact, true);
+  t.same(intact.blobs, { checked: 4, bytesRead: shared.length + other.length + small.length, problems: [] }, 'each blob once, shared or not');
+  t.same(intact.custody, { cases, problems: [] });
+  t.same(lines, []);
+
+  const flipped = await flipByte(blobPath(ctx, sha(shared)), 12_345);
+  await truncate(blobPath(ctx, sha(other)), 1000);
+  await rm(blobPath(ctx, sha(small)));
+  const row = await ctx.db.custodyEntry.findFirstOrThrow({ where: { caseId: second.id }, orderBy: { seq: 'desc' } });
+  const altered = row.entry.replace('"collected"', '"transferred"');
+  t.not(altered, row.entry);
+  await ctx.db.$transaction([
+    ctx.db.$executeRawUnsafe('ALTER TABLE custody_entries DISABLE TRIGGER USER'),
+    ctx.db.$executeRaw`UPDATE custody_entries SET entry = ${altered} WHERE case_id = ${second.id}::uuid AND seq = ${row.seq}`,
+    ctx.db.$executeRawUnsafe('ALTER TABLE custody_entries ENABLE TRIGGER USER'),
+  ]);
+
+  const report = await runCheck({ db: ctx.db, config: ctx.config }, (line) => lines.push(line));
+  t.equal(report.intact, false);
+  t.equal(report.blobs.checked, 4);
+  const bySha = new Map(report.blobs.problems.map((problem) => [problem.sha256, problem]));
+  t.same(bySha.get(sha(shared)), {
+    sha256: sha(shared),
+    problem: 'bytes_differ',
+    found: { sha256: sha(flipped), sizeBytes: shared.length },
+    evidence: [{ id: a.body.id, caseId: first.id }, { id: b.body.id, caseId: second.id }].sort((x, y) => x.id.localeCompare(y.id)),
+  }, 'a flipped byte: the hash found, and every item recorded with those bytes');
+  t.same(bySha.get(sha(other)), { sha256: sha(other), problem: 'size_differs', found: { sizeBytes: 1000 }, evidence: [{ id: c.body.id, caseId: first.id }] });
+  t.same(bySha.get(sha(small)), { sha256: sha(small), problem: 'missing', evidence: [{ id: d.body.id, caseId: first.id }] });
+  t.equal(report.blobs.problems.length, 3, 'the empty blob is intact');
+  t.same(report.custody.problems, [{ caseId: second.id, size: Number(row.seq) + 1, firstBadSeq: Number(row.seq), reason: `entry ${row.seq} does not match its stored leaf hash` }]);
+
+  t.equal(lines.length, 4, 'one line per problem');
+  t.match(lines.find((line) => line.includes(sha(shared))), new RegExp(`bytes hash to ${sha(flipped)}; recorded for evidence .*${a.body.id}`));
+  t.match(lines.find((line) => line.includes(sha(other))), /holds 1000 bytes, not the recorded size/);
+  t.match(lines.find((line) => line.includes(sha(small))), /missing from the store/);
+  t.match(lines.find((line) => line.startsWith('case ')), new RegExp(`^case ${second.id}: the custody log does not verify from seq ${row.seq}`));
+  t.notOk(lines.join('\n').includes(title), 'no title, only ids and hashes');
+
+  t.same(await writes(ctx), before, 'the checks wrote nothing: no checkpoint, entry, review or audit entry');
+  const evidence = await ctx.json(first.users.reviewer, 'GET', `/api/v1/evidence/${a.body.id}`);
+  t.equal(evidence.body.reviewStatus, 'unreviewed', 'a review, not the check, marks an item');
+});
+
+t.test('a blob that cannot be read is reported, and the check goes on', async (t) => {
+  const ctx = await createTestContext(t);
+  const testCase = await ctx.createCase();
+  const unreadable = randomBytes(10_000);
+  const fine = randomBytes(20_000);
+  for (const data of [unreadable, fine]) t.equal((await upload(ctx, testCase.users.investigator, testCase.id, data)).status, 201);
+  class FailingStore extends FilesystemBlobStore {
+    override async open(sha256: string) {
+      if (sha256 === sha(unreadable)) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      return super.open(sha256);
+    }
+  }
+  const report = await checkStoredBlobs({ db: ctx.db, store: new FailingStore(join(ctx.dataDir, 'blobs')) });
+  t.equal(report.checked, 2);
+  t.equal(report.bytesRead, fine.length);
+  t.match(report.problems, [{ sha256: sha(unreadable), problem: 'unreadable', error: 'EIO: i/o error, read' }]);
+  t.equal(report.problems.length, 1);
+});
