@@ -32,6 +32,8 @@ export interface Config {
   directIo: boolean;
   /** Cron line (5 fields, UTC) of the `uploads.expire` job. */
   uploadExpirySchedule: string;
+  /** Cron line of the `integrity.check` job; null: off (`custodia check` from the operator's own scheduler). */
+  integrityCheckSchedule: string | null;
   workers: WorkerMode;
   embeddedPostgresPort: number;
   /** How long one attempt of an export job may run before pg-boss fails it and retries (crash recovery). */
@@ -96,6 +98,10 @@ function cron(env: Env, name: string, fallback: string): string {
   const raw = read(env, name) ?? fallback;
   if (!/^[\d*/,-]+( [\d*/,-]+){4}$/.test(raw)) throw new ConfigError(`${name} must be a 5-field cron line like "*/15 * * * *", got "${raw}"`);
   return raw;
+}
+
+function cronOrOff(env: Env, name: string, fallback: string): string | null {
+  return read(env, name)?.toLowerCase() === 'off' ? null : cron(env, name, fallback);
 }
 
 function boolean(env: Env, name: string, fallback: boolean): boolean {
@@ -167,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
     uploadTtlSeconds: duration(env, 'CUSTODIA_UPLOAD_TTL', '7d'),
     directIo: boolean(env, 'CUSTODIA_DIRECT_IO', true),
     uploadExpirySchedule: cron(env, 'CUSTODIA_UPLOAD_EXPIRY_SCHEDULE', '*/15 * * * *'),
+    integrityCheckSchedule: cronOrOff(env, 'CUSTODIA_CHECK_SCHEDULE', '17 3 * * 0'),
     workers: oneOf(env, 'CUSTODIA_WORKERS', ['inline', 'external'] as const, 'inline'),
     embeddedPostgresPort: integer(env, 'CUSTODIA_EMBEDDED_PG_PORT', 5433, 1, 65535),
     exportTimeoutSeconds: Math.min(duration(env, 'CUSTODIA_EXPORT_TIMEOUT', '6h'), 23 * 3600),

@@ -11,6 +11,7 @@
 // CUSTODIA_WORKERS=inline, or `custodia worker`), works every queue.
 import type PgBoss from 'pg-boss';
 import { pruneLoginAttempts } from '../modules/auth/login-attempts.prune.ts';
+import { runIntegrityCheck } from '../modules/integrity/integrity.check.ts';
 import { expireUploads } from '../modules/uploads/uploads.expire.ts';
 import { exportJobDefinition, exportRescueDefinition } from '../modules/exports/exports.queue.ts';
 import type { JobDeps, Jobs } from './jobs.ts';
@@ -39,6 +40,17 @@ export const JOBS: JobDefinition[] = [
   },
   exportJobDefinition as JobDefinition,
   exportRescueDefinition,
+  {
+    name: 'integrity.check',
+    handler: (_data, deps) => runIntegrityCheck(deps),
+    options: {
+      // Never retried (the next tick checks again) and one at a time: it reads every stored byte,
+      // hours for a large archive (pg-boss allows a job less than a day).
+      queue: { policy: 'stately', retryLimit: 0, expireInSeconds: 23 * 3600 },
+      schedule: ({ config }) => config.integrityCheckSchedule,
+      work: { batchSize: 1 },
+    },
+  },
   {
     name: 'auth.prune',
     handler: (_data, deps) => pruneLoginAttempts(deps),

@@ -31,6 +31,7 @@ t.test('defaults', async (t) => {
     uploadTtlSeconds: 7 * 86400,
     workers: 'inline',
     embeddedPostgresPort: 5433,
+    integrityCheckSchedule: '17 3 * * 0',
   });
   t.equal(loadConfig({ PORT: '  ' }).port, 3000, 'a blank value is the default');
 });
@@ -51,6 +52,8 @@ t.test('values are read and converted', async (t) => {
     masterKeyFile: '/srv/custodia/elsewhere/master.key',
   });
   t.equal(loadConfig({ CUSTODIA_METRICS_ADDRESS: 'off' }).metricsAddress, null);
+  t.equal(loadConfig({ CUSTODIA_CHECK_SCHEDULE: 'Off' }).integrityCheckSchedule, null, 'the integrity check can be left to the operator');
+  t.equal(loadConfig({ CUSTODIA_CHECK_SCHEDULE: '0 1 * * *' }).integrityCheckSchedule, '0 1 * * *');
   t.equal(loadConfig({ CUSTODIA_TRUST_PROXY: 'false' }).trustProxy, false);
   t.equal(loadConfig({}).directIo, true, 'direct I/O by default');
   t.equal(loadConfig({ CUSTODIA_DIRECT_IO: 'false' }).directIo, false);
@@ -76,6 +79,7 @@ t.test('every bad value is refused with a message naming the variable', async (t
     ['CUSTODIA_METRICS_ADDRESS', '9464'], ['CUSTODIA_METRICS_ADDRESS', 'host:99999'],
     ['CUSTODIA_MAX_UPLOAD_BYTES', 'lots'],
     ['CUSTODIA_UPLOAD_TTL', 'x'],
+    ['CUSTODIA_CHECK_SCHEDULE', 'weekly'], ['CUSTODIA_CHECK_SCHEDULE', '0 1 * *'],
     ['CUSTODIA_WORKERS', 'many'],
     ['CUSTODIA_EMBEDDED_PG_PORT', '0'],
   ];

@@ -101,6 +101,7 @@ t.test('startJobs: pg-boss in its own schema, the expiry schedule, a job worked,
     [
       { name: 'auth.prune', cron: '41 * * * *' },
       { name: 'exports.rescue', cron: '* * * * *' },
+      { name: 'integrity.check', cron: '17 3 * * 0' },
       { name: 'uploads.expire', cron: ctx.config.uploadExpirySchedule },
     ],
     'the scheduled jobs are installed',
@@ -121,8 +122,11 @@ t.test('startJobs: pg-boss in its own schema, the expiry schedule, a job worked,
   // A second start on the same database (another instance, or a restart) finds everything in place.
   const external = await startJobs({ ...deps, config: { ...ctx.config, workers: 'external' }, role: 'serve' });
   t.equal(external.working, false, 'serve leaves the jobs to `custodia worker`');
-  t.equal((await client.query(`SELECT count(*)::int AS n FROM ${JOBS_SCHEMA}.schedule`)).rows[0].n, 3, 'still one schedule per scheduled job');
+  t.equal((await client.query(`SELECT count(*)::int AS n FROM ${JOBS_SCHEMA}.schedule`)).rows[0].n, 4, 'still one schedule per scheduled job');
   await external.stop();
+  const unscheduled = await startJobs({ ...deps, config: { ...ctx.config, workers: 'external', integrityCheckSchedule: null }, role: 'serve' });
+  t.same((await client.query(`SELECT name FROM ${JOBS_SCHEMA}.schedule WHERE name = 'integrity.check'`)).rows, [], 'CUSTODIA_CHECK_SCHEDULE=off removes its schedule');
+  await unscheduled.stop();
 });
 
 t.test('auth.prune forgets attempts older than both rate-limit windows', async (t) => {

@@ -4,11 +4,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, open, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { runCheck } from '../../src/cli/check.ts';
+import { checkHoldings, describeProblem, runIntegrityCheck } from '../../src/modules/integrity/integrity.check.ts';
 import { checkStoredBlobs } from '../../src/modules/evidence/evidence.fixity.ts';
 import { FilesystemBlobStore } from '../../src/storage/index.ts';
 import { createTestContext, type TestContext } from '../helpers/app.ts';
-import { metadata, upload } from './helpers.ts';
+import { metadata, upload } from '../evidence/helpers.ts';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -62,7 +62,7 @@ t.test('custodia check: intact, then a flipped byte, a truncated file, a missing
   const before = await writes(ctx);
 
   const lines: string[] = [];
-  const intact = await runCheck({ db: ctx.db, config: ctx.config }, (line) => lines.push(line));
+  const intact = await checkHoldings({ db: ctx.db, config: ctx.config }, (problem) => lines.push(describeProblem(problem)));
   t.equal(intact.intact, true);
   t.same(intact.blobs, { checked: 4, bytesRead: shared.length + other.length + small.length, problems: [] }, 'each blob once, shared or not');
   t.same(intact.custody, { cases, problems: [] });
@@ -80,7 +80,7 @@ t.test('custodia check: intact, then a flipped byte, a truncated file, a missing
     ctx.db.$executeRawUnsafe('ALTER TABLE custody_entries ENABLE TRIGGER USER'),
   ]);
 
-  const report = await runCheck({ db: ctx.db, config: ctx.config }, (line) => lines.push(line));
+  const report = await checkHoldings({ db: ctx.db, config: ctx.config }, (problem) => lines.push(describeProblem(problem)));
   t.equal(report.intact, false);
   t.equal(report.blobs.checked, 4);
   const bySha = new Map(report.blobs.problems.map((problem) => [problem.sha256, problem]));
@@ -124,4 +124,26 @@ t.test('a blob that cannot be read is reported, and the check goes on', async (t
   t.equal(report.bytesRead, fine.length);
   t.match(report.problems, [{ sha256: sha(unreadable), problem: 'unreadable', error: 'EIO: i/o error, read' }]);
   t.equal(report.problems.length, 1);
+});
+
+t.test('the integrity.check job logs each problem at error level, and its summary', async (t) => {
+  const ctx = await createTestContext(t);
+  const testCase = await ctx.createCase();
+  const data = randomBytes(30_000);
+  const item = await upload(ctx, testCase.users.investigator, testCase.id, data, { metadata: await metadata({ title: 'Do not log me' }) });
+  t.equal(item.status, 201);
+  const logged = () => ctx.logs.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => line.integrity !== undefined || 'blobsChecked' in line);
+
+  const cases = await ctx.db.case.count();
+  t.same(await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log }), { intact: true, blobsChecked: 1, bytesRead: data.length, cases, problems: 0 });
+  t.match(logged(), [{ level: 30, intact: true, msg: /all intact$/ }]);
+
+  await rm(blobPath(ctx, sha(data)));
+  ctx.logs.length = 0;
+  t.match(await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log }), { intact: false, problems: 1 });
+  t.match(logged(), [
+    { level: 50, integrity: { kind: 'blob', sha256: sha(data), problem: 'missing', evidence: [{ id: item.body.id, caseId: testCase.id }] }, msg: `blob ${sha(data)}: missing from the store; recorded for evidence ${item.body.id} (case ${testCase.id})` },
+    { level: 50, intact: false, problems: 1, msg: /1 problem\(s\)$/ },
+  ]);
+  t.notOk(ctx.logs.join('\n').includes('Do not log me'), 'ids and hashes only');
 });

@@ -1,0 +1,97 @@
+// Is everything we hold still what we recorded? Every stored blob is re-hashed against its hash
+// and size (evidence.fixity.ts) and every case's custody log is recomputed against its stored
+// checkpoints (verifyCaseLog, as `GET …/custody/verify` does, but without writing anything).
+// `custodia check` runs it on demand, the `integrity.check` job on CUSTODIA_CHECK_SCHEDULE.
+// Problems are named by ids and hashes only, never by what the items describe.
+import type { Config } from '../../config.ts';
+import type { Database } from '../../database/client.ts';
+import { blobStoreFor } from '../../storage/index.ts';
+import { verifyCaseLog } from '../custody/custody.service.ts';
+import { type BlobCheck, type BlobProblem, checkStoredBlobs } from '../evidence/evidence.fixity.ts';
+
+export interface CustodyProblem {
+  caseId: string;
+  size: number;
+  firstBadSeq?: number;
+  reason?: string;
+}
+
+export type CheckProblem = ({ kind: 'blob' } & BlobProblem) | ({ kind: 'custody_log' } & CustodyProblem);
+
+export interface CheckReport {
+  intact: boolean;
+  blobs: BlobCheck;
+  custody: { cases: number; problems: CustodyProblem[] };
+}
+
+export interface CheckDeps {
+  db: Database;
+  config: Pick<Config, 'dataDir' | 'directIo' | 'instanceId'>;
+}
+
+/** Checks every blob, then every case's log; `onProblem` hears of each problem as it is found. */
+export async function checkHoldings(deps: CheckDeps, onProblem: (problem: CheckProblem) => void = () => {}): Promise<CheckReport> {
+  const blobs = await checkStoredBlobs({ db: deps.db, store: blobStoreFor(deps.config) }, (problem) => onProblem({ kind: 'blob', ...problem }));
+  const problems: CustodyProblem[] = [];
+  const cases = await deps.db.case.findMany({ select: { id: true }, orderBy: { id: 'asc' } });
+  for (const { id } of cases) {
+    const verification = await verifyCaseLog({ db: deps.db, config: deps.config }, id);
+    if (verification.valid) continue;
+    const problem = { caseId: id, size: verification.size, firstBadSeq: verification.firstBadSeq, reason: verification.reason };
+    problems.push(problem);
+    onProblem({ kind: 'custody_log', ...problem });
+  }
+  return { intact: blobs.problems.length === 0 && problems.length === 0, blobs, custody: { cases: cases.length, problems } };
+}
+
+/** One line for a terminal or a log message. */
+export function describeProblem(problem: CheckProblem): string {
+  if (problem.kind === 'custody_log') {
+    const from = problem.firstBadSeq === undefined ? '' : ` from seq ${problem.firstBadSeq}`;
+    return `case ${problem.caseId}: the custody log does not verify${from}: ${problem.reason}`;
+  }
+  const what = {
+    missing: 'missing from the store',
+    size_differs: `holds ${problem.found?.sizeBytes} bytes, not the recorded size`,
+    bytes_differ: `its bytes hash to ${problem.found?.sha256}`,
+    unreadable: `cannot be read (${problem.error})`,
+  }[problem.problem];
+  const evidence = problem.evidence.map((item) => `evidence ${item.id} (case ${item.caseId})`).join(', ') || 'no evidence';
+  return `blob ${problem.sha256}: ${what}; recorded for ${evidence}`;
+}
+
+const GiB = 1024 ** 3;
+
+export function summarise(report: CheckReport): string {
+  const problems = report.blobs.problems.length + report.custody.problems.length;
+  return (
+    `checked ${report.blobs.checked} blob(s) (${(report.blobs.bytesRead / GiB).toFixed(2)} GiB read and hashed) and the custody logs of ${report.custody.cases} case(s): ` +
+    `${problems === 0 ? 'all intact' : `${problems} problem(s)`}`
+  );
+}
+
+export interface CheckJobResult {
+  intact: boolean;
+  blobsChecked: number;
+  bytesRead: number;
+  cases: number;
+  problems: number;
+}
+
+/**
+ * The `integrity.check` job: the check, each problem logged at error level as it is found (what
+ * an operator alerts on), the summary at info level, or error when anything is not intact.
+ */
+export async function runIntegrityCheck(deps: CheckDeps & { log: { info(object: object, message: string): void; error(object: object, message: string): void } }): Promise<CheckJobResult> {
+  const report = await checkHoldings(deps, (problem) => deps.log.error({ integrity: problem }, describeProblem(problem)));
+  const result: CheckJobResult = {
+    intact: report.intact,
+    blobsChecked: report.blobs.checked,
+    bytesRead: report.blobs.bytesRead,
+    cases: report.custody.cases,
+    problems: report.blobs.problems.length + report.custody.problems.length,
+  };
+  if (report.intact) deps.log.info(result, summarise(report));
+  else deps.log.error(result, summarise(report));
+  return result;
+}
