@@ -59,12 +59,3 @@ export async function authorize(
   if (canSee) throw new AppError('forbidden', 'Your role in this case does not allow this action.');
   throw notFound(options.what);
 }
-
-/** The ids of the cases where the caller holds a live membership. */
-export async function memberCaseIds(db: Db, userId: string): Promise<string[]> {
-  const rows = await db.caseMembership.findMany({
-    where: { userId, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
-    select: { caseId: true },
-  });
-  return rows.map((row) => row.caseId);
-}

@@ -165,5 +165,3 @@ function cursorKey([createdAt, id]: [string, string]) {
   }
   return { createdAt, id };
 }
-
-export type CasesService = ReturnType<typeof createCasesService>;

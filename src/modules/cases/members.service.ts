@@ -122,5 +122,3 @@ export function createMembersService(db: Database) {
     },
   };
 }
-
-export type MembersService = ReturnType<typeof createMembersService>;

@@ -264,5 +264,3 @@ function parseFilters(query: IncidentSearchQuery) {
     ...(bbox ? { bbox } : {}),
   };
 }
-
-export type IncidentsService = ReturnType<typeof createIncidentsService>;
