@@ -27,7 +27,6 @@ import {
   TAGMANIFEST_TXT,
 } from '../modules/exports/bundle/layout.ts';
 import { ZipArchive, ZipStructureError } from './zip-archive.ts';
-import type { ZipItem } from './zip-archive.ts';
 
 export const CHECKS = [
   ['zip', 'zip structure'],

@@ -40,7 +40,7 @@ t.test('tampering is found at the first bad seq', async (t) => {
     [rows.filter((r) => r.seq !== 4), 4, /expected seq 4, found 5/],
     [at(0, () => ({ seq: 1 })), 0, /expected seq 0/],
     [at(6, (r) => ({ entry: { ...r.entry, seq: 7 } })), 6, /entry.seq 7 differs/],
-    [at(8, (r) => ({ entry: makeEntry(8, 'c_2'), leafHash: entryLeafHash(makeEntry(8, 'c_2')) })), 8, /another case/],
+    [at(8, () => ({ entry: makeEntry(8, 'c_2'), leafHash: entryLeafHash(makeEntry(8, 'c_2')) })), 8, /another case/],
     [at(9, (r) => ({ entry: { ...r.entry, extra: true } })), 9, /unexpected field/],
     [at(3, () => ({ entry: 'nonsense' })), 3, /not an object/],
   ];

@@ -34,8 +34,6 @@ interface Model {
   compositeUniques: string[][];
 }
 
-const SCALARS = new Set(['String', 'Int', 'BigInt', 'Boolean', 'DateTime', 'Bytes', 'Json', 'Float', 'Decimal']);
-
 function fieldList(text: string): string[] {
   return text.split(',').map((part) => /^\s*(\w+)/.exec(part)?.[1] ?? '').filter(Boolean);
 }

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { createTestContext, type TestUser } from '../helpers/app.ts';
+import { createTestContext } from '../helpers/app.ts';
 import { blobFiles, evidenceCounts, metadata, startUpload, writeGenerated } from './helpers.ts';
 
 const MiB = 1024 * 1024;
