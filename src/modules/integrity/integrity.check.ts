@@ -62,8 +62,10 @@ export function describeProblem(problem: CheckProblem): string {
 
 const GiB = 1024 ** 3;
 
+const problemCount = (report: CheckReport) => report.blobs.problems.length + report.custody.problems.length;
+
 export function summarise(report: CheckReport): string {
-  const problems = report.blobs.problems.length + report.custody.problems.length;
+  const problems = problemCount(report);
   return (
     `checked ${report.blobs.checked} blob(s) (${(report.blobs.bytesRead / GiB).toFixed(2)} GiB read and hashed) and the custody logs of ${report.custody.cases} case(s): ` +
     `${problems === 0 ? 'all intact' : `${problems} problem(s)`}`
@@ -89,7 +91,7 @@ export async function runIntegrityCheck(deps: CheckDeps & { log: { info(object: 
     blobsChecked: report.blobs.checked,
     bytesRead: report.blobs.bytesRead,
     cases: report.custody.cases,
-    problems: report.blobs.problems.length + report.custody.problems.length,
+    problems: problemCount(report),
   };
   if (report.intact) deps.log.info(result, summarise(report));
   else deps.log.error(result, summarise(report));
