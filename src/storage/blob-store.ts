@@ -40,6 +40,12 @@ export interface BlobStore {
   commit(temp: TempBlob, sha256: string): Promise<CommitResult>;
   /** Discards temporary bytes (safe to call twice, or after a failed commit). */
   abort(temp: TempBlob): Promise<void>;
+  /**
+   * Optional: the SHA-256 and size of a blob as stored, computed where it lies when the store can
+   * do better than streaming it out (the filesystem store reads it into aligned memory past the
+   * page cache). Rejects with BlobNotFoundError when absent. Without it, callers stream `open`.
+   */
+  digest?(sha256: string): Promise<{ sha256: string; sizeBytes: number }>;
   /** Streams a blob, or a range of it. Rejects with BlobNotFoundError when absent. */
   open(sha256: string, range?: ByteRange): Promise<Readable>;
   stat(sha256: string): Promise<{ sizeBytes: number } | null>;

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { DIRECT_IO_ALIGNMENT, isDirectIoReady } from './slot-ring.ts';
 import { noteYoungGarbage } from './young-garbage.ts';
+import { hashFile } from './ingest.ts';
 import { BlobNotFoundError, type BlobStore, type ByteRange, type CommitResult, type TempBlob, storageKeyOf } from './blob-store.ts';
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -21,11 +22,11 @@ export const EARLY_SYNC_BYTES = 64 * 1024 * 1024;
 /** Set once a filesystem refused direct I/O: every later file is written through the page cache. */
 let directIoRefused = constants.O_DIRECT === undefined;
 
-/** Opens `path` a second time, for direct I/O; null where the filesystem does not offer it. */
-async function openForDirectIo(path: string): Promise<FileHandle | null> {
+/** Opens `path` (`flags`: O_WRONLY or O_RDONLY) for direct I/O; null where the filesystem does not offer it. */
+async function openForDirectIo(path: string, flags: number): Promise<FileHandle | null> {
   if (directIoRefused) return null;
   try {
-    return await open(path, constants.O_WRONLY | constants.O_DIRECT);
+    return await open(path, flags | constants.O_DIRECT);
   } catch (error) {
     if (!isCode(error, 'EINVAL')) throw error;
     directIoRefused = true;
@@ -80,7 +81,7 @@ export class FileAppender {
   static async open(path: string, options: { start: number; create?: boolean; earlySync: boolean; directIo: boolean }): Promise<FileAppender> {
     const handle = await open(path, options.create ? 'wx' : 'r+', 0o600);
     try {
-      const direct = options.directIo ? await openForDirectIo(path) : null;
+      const direct = options.directIo ? await openForDirectIo(path, constants.O_WRONLY) : null;
       return new FileAppender(handle, direct, options.start, options.earlySync);
     } catch (error) {
       await handle.close();
@@ -308,6 +309,35 @@ export class FilesystemBlobStore implements BlobStore {
       },
     });
     return pipeline(file, noted, () => {});
+  }
+
+  /**
+   * Hashes a blob where it lies (hashFile): read slot by slot into the ring's aligned memory, by
+   * direct I/O where the filesystem allows it, so that re-reading every blob (a review, `custodia
+   * check`) neither copies it through a stream nor pushes the database out of the page cache.
+   */
+  async digest(sha256: string): Promise<{ sha256: string; sizeBytes: number }> {
+    const path = this.pathOf(sha256);
+    const notFound = (error: unknown): never => {
+      throw isCode(error, 'ENOENT') ? new BlobNotFoundError(`no blob ${sha256}`) : error;
+    };
+    const direct = this.directIo ? await openForDirectIo(path, constants.O_RDONLY).catch(notFound) : null;
+    if (direct) {
+      try {
+        return await hashFile(direct, true);
+      } catch (error) {
+        // A filesystem that opened the file for direct I/O may still refuse a read: page cache then.
+        if (!isCode(error, 'EINVAL')) throw error;
+      } finally {
+        await direct.close();
+      }
+    }
+    const handle = await open(path, 'r').catch(notFound);
+    try {
+      return await hashFile(handle, false);
+    } finally {
+      await handle.close();
+    }
   }
 
   async stat(sha256: string): Promise<{ sizeBytes: number } | null> {

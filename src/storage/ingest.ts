@@ -2,7 +2,7 @@
 // into the slots of a ring of shared, aligned memory (slot-ring.ts); each full slot goes at once
 // to the disk and to the digest worker, while the next one fills. Nothing here holds more than
 // one ring whatever the size of the upload.
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { BlobStore, TempBlob } from './blob-store.ts';
 import { DigestStream } from './digest-worker.ts';
 import { DIRECT_IO_ALIGNMENT, SLOT_BYTES, copyIntoSlot, returnRing, takeRing } from './slot-ring.ts';
@@ -137,22 +137,65 @@ export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink
 }
 
 /**
+ * Hashes the bytes of `handle` from its start into `digest`, up to `length` or to the end of the
+ * file: the ring's slots are read in turn, each hashed on the worker while the next one is read.
+ * With `direct` (`handle` opened with O_DIRECT), every read is a whole aligned slot, past the page
+ * cache. Answers how many bytes were hashed. A regular file's read is short only at its end.
+ */
+async function hashFromHandle(handle: FileHandle, digest: DigestStream, length: number, direct: boolean): Promise<number> {
+  const ring = takeRing();
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  let position = 0;
+  try {
+    while (position < length && failure === null) {
+      const slot = await ring.acquire();
+      const wanted = direct ? SLOT_BYTES : Math.min(SLOT_BYTES, length - position);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(slot, 0, wanted, position));
+      } catch (error) {
+        ring.release(slot);
+        throw error;
+      }
+      const bytes = Math.min(bytesRead, length - position);
+      if (bytes === 0) {
+        ring.release(slot);
+        break;
+      }
+      position += bytes;
+      // The slot returns to the ring only once the worker is done reading it.
+      const hashed: Promise<void> = digest
+        .update(slot.subarray(0, bytes))
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => {
+          inflight.delete(hashed);
+          ring.release(slot);
+        });
+      inflight.add(hashed);
+      if (bytesRead < wanted) break;
+    }
+  } finally {
+    await Promise.all(inflight);
+    returnRing(ring);
+  }
+  if (failure !== null) throw failure;
+  return position;
+}
+
+/**
  * A digest stream over the first `length` bytes of a file (an upload received before this
  * process started). Rejects when the file holds fewer.
  */
 export async function digestFilePrefix(path: string, length: number): Promise<DigestStream> {
   const digest = new DigestStream();
-  const ring = takeRing();
-  const slot = await ring.acquire();
   try {
     const handle = await open(path, 'r');
     try {
-      for (let position = 0; position < length; ) {
-        const { bytesRead } = await handle.read(slot, 0, Math.min(SLOT_BYTES, length - position), position);
-        if (bytesRead === 0) throw new Error(`the file holds ${position} bytes, not ${length}`);
-        await digest.update(slot.subarray(0, bytesRead));
-        position += bytesRead;
-      }
+      const hashed = await hashFromHandle(handle, digest, length, false);
+      if (hashed < length) throw new Error(`the file holds ${hashed} bytes, not ${length}`);
     } finally {
       await handle.close();
     }
@@ -160,16 +203,28 @@ export async function digestFilePrefix(path: string, length: number): Promise<Di
   } catch (error) {
     digest.close();
     throw error;
+  }
+}
+
+/** The SHA-256 and size of a whole open file; `direct`: it was opened with O_DIRECT. */
+export async function hashFile(handle: FileHandle, direct: boolean): Promise<{ sha256: string; sizeBytes: number }> {
+  const digest = new DigestStream();
+  try {
+    const sizeBytes = await hashFromHandle(handle, digest, Number.POSITIVE_INFINITY, direct);
+    return { sha256: (await digest.digest()).sha256, sizeBytes };
   } finally {
-    ring.release(slot);
-    returnRing(ring);
+    digest.close();
   }
 }
 
 const DISCARD: ByteSink = { write: async () => {} };
 
-/** Re-reads a stored blob and hashes what is actually there (on the digest worker, like an upload). */
+/**
+ * Re-reads a stored blob and hashes what is actually there (on the digest worker, like an upload):
+ * where it lies when the store can (BlobStore.digest), else streamed.
+ */
 export async function hashStoredBlob(store: BlobStore, sha256: string): Promise<{ sha256: string; sizeBytes: number }> {
+  if (store.digest) return store.digest(sha256);
   const source = await store.open(sha256);
   const digest = new DigestStream();
   try {

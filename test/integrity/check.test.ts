@@ -114,9 +114,9 @@ t.test('a blob that cannot be read is reported, and the check goes on', async (t
   const fine = randomBytes(20_000);
   for (const data of [unreadable, fine]) t.equal((await upload(ctx, testCase.users.investigator, testCase.id, data)).status, 201);
   class FailingStore extends FilesystemBlobStore {
-    override async open(sha256: string) {
+    override async digest(sha256: string) {
       if (sha256 === sha(unreadable)) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
-      return super.open(sha256);
+      return super.digest(sha256);
     }
   }
   const report = await checkStoredBlobs({ db: ctx.db, store: new FailingStore(join(ctx.dataDir, 'blobs')) });

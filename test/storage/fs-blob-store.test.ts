@@ -166,6 +166,26 @@ t.test('a blob larger than one early flush: written, flushed along the way, hash
   t.same(await hashStoredBlob(store, blob.sha256), { sha256: sha(data), sizeBytes: data.length });
 });
 
+t.test('a blob hashed where it lies, by direct I/O or through the page cache, and streamed: the same answer', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'custodia-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const direct = new FilesystemBlobStore(join(dir, 'blobs'), { directIo: true });
+  const buffered = new FilesystemBlobStore(join(dir, 'blobs'), { directIo: false });
+  // Ends on and off the alignment, on and off a slot, past several slots (more than the ring holds).
+  for (const size of [0, 1, 4095, 4096, 4097, SLOT_BYTES - 1, SLOT_BYTES, SLOT_BYTES + 1, 5 * SLOT_BYTES + 12_345]) {
+    const data = randomBytes(size);
+    const blob = await ingestStream(direct, chunks(data, 65536), { maxBytes: size });
+    await direct.commit(blob.temp, blob.sha256);
+    const expected = { sha256: sha(data), sizeBytes: size };
+    t.same(await direct.digest(blob.sha256), expected, `${size} bytes, direct`);
+    t.same(await buffered.digest(blob.sha256), expected, `${size} bytes, page cache`);
+    const streamOnly = Object.assign(Object.create(direct) as FilesystemBlobStore, { digest: undefined });
+    t.same(await hashStoredBlob(streamOnly, blob.sha256), expected, `${size} bytes, streamed (a store without digest)`);
+  }
+  await t.rejects(direct.digest('0'.repeat(64)), BlobNotFoundError);
+  await t.rejects(buffered.digest('0'.repeat(64)), BlobNotFoundError);
+});
+
 t.test('a failed early flush is not swallowed: the closing sync throws it', async (t) => {
   const calls: string[] = [];
   const handle = {

@@ -49,6 +49,12 @@ t.test('ingest and blob reads note the bytes they receive', async (t) => {
 
   before = requestedScavenges();
   t.same(await hashStoredBlob(store, blob.sha256), { sha256: blob.sha256, sizeBytes: data.length });
+  t.equal(requestedScavenges() - before, 0, 'a re-hash reads into the ring: no buffer to collect');
+
+  // A store that can only stream (no digest): its reads are noted once, by the stream.
+  const streamOnly = Object.assign(Object.create(store) as FilesystemBlobStore, { digest: undefined });
+  before = requestedScavenges();
+  t.same(await hashStoredBlob(streamOnly, blob.sha256), { sha256: blob.sha256, sizeBytes: data.length });
   const asked = requestedScavenges() - before;
-  t.ok(asked >= 1 && asked <= 2, `a re-hash notes each read once (${asked} scavenges for twice the threshold)`);
+  t.ok(asked >= 1 && asked <= 2, `a streamed re-hash notes each read once (${asked} scavenges for twice the threshold)`);
 });
