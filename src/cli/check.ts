@@ -2,17 +2,10 @@
 // line per problem as it is found and a summary, or the whole report as JSON. Exit code 0 when
 // all is intact, 1 when anything is not.
 import { parseArgs } from 'node:util';
-import type { Config } from '../config.ts';
-import type { Database } from '../database/client.ts';
 import { checkHoldings, describeProblem, summarise } from '../modules/integrity/integrity.check.ts';
+import type { CommandContext } from './context.ts';
 
-export interface CheckContext {
-  loadConfig(): Config;
-  withDatabase<T>(config: Config, run: (db: Database, url: string) => Promise<T>): Promise<T>;
-  out: NodeJS.WritableStream;
-}
-
-export async function checkCommand(args: string[], ctx: CheckContext): Promise<number> {
+export async function checkCommand(args: string[], ctx: CommandContext): Promise<number> {
   let json: boolean;
   try {
     json = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true }).values.json;

@@ -4,16 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Config } from '../../config.ts';
 import { generateSigningKey, signingKeyFromPem, signingKeyToPem, type SigningKey } from '../../crypto/index.ts';
-import type { Database } from '../../database/client.ts';
+import type { CommandContext } from '../../cli/context.ts';
 import { registerRotation } from './signing-keys.ts';
-
-export interface RotateContext {
-  loadConfig(): Config;
-  withDatabase<T>(config: Config, run: (db: Database, url: string) => Promise<T>): Promise<T>;
-  out: NodeJS.WritableStream;
-}
 
 class CommandError extends Error {
   override name = 'CommandError';
@@ -44,7 +37,7 @@ async function writePrivateTemp(path: string, content: string): Promise<string> 
   return temp;
 }
 
-export async function rotateSigningCommand(args: string[], ctx: RotateContext): Promise<number> {
+export async function rotateSigningCommand(args: string[], ctx: CommandContext): Promise<number> {
   if (args.length > 0) throw new CommandError(`keys rotate-signing takes no arguments (got ${args.join(' ')})`);
   const config = ctx.loadConfig();
   if (config.signingKey) {

@@ -2,18 +2,10 @@
 // the same rules, as the API. The password comes from stdin or a prompt, never an argument.
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { Config } from '../../config.ts';
-import type { Database } from '../../database/client.ts';
 import type { Actor } from '../../http/caller.ts';
 import { AppError } from '../../http/errors.ts';
+import type { SecretCommandContext } from '../../cli/context.ts';
 import { createUser, resetPassword } from './users.service.ts';
-
-export interface CliContext {
-  loadConfig(): Config;
-  withDatabase<T>(config: Config, run: (db: Database, url: string) => Promise<T>): Promise<T>;
-  readPassword(fromStdin: boolean): Promise<string>;
-  out: NodeJS.WritableStream;
-}
 
 const USAGE = `usage:
   custodia user create --email E --display-name N --role admin|member [--password-stdin]
@@ -41,7 +33,7 @@ function cliActor(): Actor {
   return { user: null, requestId: `cli-${randomUUID()}`, address: 'cli', userAgent: 'custodia-cli' };
 }
 
-export async function userCommand(args: string[], ctx: CliContext): Promise<number> {
+export async function userCommand(args: string[], ctx: SecretCommandContext): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'create' && sub !== 'reset-password') return usage(sub === undefined ? 'user needs a subcommand' : `unknown user subcommand "${sub}"`);
   let values: { email?: string; 'display-name'?: string; role?: string; 'password-stdin'?: boolean };

@@ -1,22 +1,14 @@
 // `custodia keys rotate-master --new-key-stdin`: re-wraps every data key under a new master key.
 import pino from 'pino';
 import { baseLogOptions } from '../../http/log-redaction.ts';
-import type { Config } from '../../config.ts';
 import { InvalidKeyError, masterKeyFromBase64 } from '../../crypto/index.ts';
-import type { Database } from '../../database/client.ts';
 import { loadKeys } from '../../keys.ts';
+import type { SecretCommandContext } from '../../cli/context.ts';
 import { rotateMasterKey } from './rotate-master-key.ts';
-
-export interface KeysCliContext {
-  loadConfig(): Config;
-  withDatabase<T>(config: Config, run: (db: Database, url: string) => Promise<T>): Promise<T>;
-  readPassword(fromStdin: boolean): Promise<string>;
-  out: NodeJS.WritableStream;
-}
 
 const commandError = (message: string) => Object.assign(new Error(message), { name: 'CommandError' });
 
-export async function rotateMasterCommand(args: string[], ctx: KeysCliContext): Promise<number> {
+export async function rotateMasterCommand(args: string[], ctx: SecretCommandContext): Promise<number> {
   const unknown = args.filter((arg) => arg !== '--new-key-stdin');
   if (unknown.length) throw commandError(`keys rotate-master: unknown argument ${unknown[0]} (usage: keys rotate-master [--new-key-stdin])`);
   const config = ctx.loadConfig();
