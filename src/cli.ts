@@ -18,7 +18,7 @@ const USAGE = `usage: custodia <command>
   keys rotate-signing                    a new custody checkpoint key; the old one stays published as retired
   keys rotate-master [--new-key-stdin]   re-wrap every identity key under a new master key (base64, 32 bytes)
   verify <bundle.zip> [--key <pem>] [--json]   check an exported case file offline
-  check [--json]                 re-hash every stored blob and verify every case's custody log; exit 1 if anything is not intact
+  check [--json]                 re-hash every stored blob and verify every case's custody log, record the run; exit 1 if anything is not intact
 `;
 
 export class UsageError extends Error {

@@ -10,7 +10,8 @@ import { loadConfig, type Config } from './config.ts';
 import { createDatabaseClient } from './database/client.ts';
 import { openDatabase } from './database/open.ts';
 import { baseLogOptions } from './http/log-redaction.ts';
-import { createMetrics, type Metrics, watchStorage } from './http/metrics.ts';
+import { createMetrics, type Metrics, watchIntegrity, watchStorage } from './http/metrics.ts';
+import { lastCheck } from './modules/integrity/integrity.history.ts';
 import { loadKeys } from './keys.ts';
 import { startJobs } from './jobs/jobs.ts';
 
@@ -60,6 +61,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   const keys = await loadKeys(config, log);
   const metrics = createMetrics();
   watchStorage(metrics, config.dataDir);
+  watchIntegrity(metrics, () => lastCheck(db));
   const app = await buildApp({ config, db, keys, metrics });
   // The job queues start while the app compiles its routes (listen): one waits on the database,
   // the other on the CPU. Requests do not need them: an export is queued in its own transaction.

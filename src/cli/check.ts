@@ -1,8 +1,8 @@
 // `custodia check [--json]`: the integrity check of everything held (integrity.check.ts), one
-// line per problem as it is found and a summary, or the whole report as JSON. Exit code 0 when
-// all is intact, 1 when anything is not.
+// line per problem as it is found and a summary, or the whole report as JSON; the run is recorded
+// like the scheduled ones. Exit code 0 when all is intact, 1 when anything is not.
 import { parseArgs } from 'node:util';
-import { checkHoldings, describeProblem, summarise } from '../modules/integrity/integrity.check.ts';
+import { checkAndRecord, describeProblem, summarise } from '../modules/integrity/integrity.check.ts';
 import type { CommandContext } from './context.ts';
 
 export async function checkCommand(args: string[], ctx: CommandContext): Promise<number> {
@@ -14,11 +14,11 @@ export async function checkCommand(args: string[], ctx: CommandContext): Promise
     return 2;
   }
   const config = ctx.loadConfig();
-  const report = await ctx.withDatabase(config, (db) =>
-    checkHoldings({ db, config }, (problem) => {
+  const { report, checkId } = await ctx.withDatabase(config, (db) =>
+    checkAndRecord({ db, config }, 'command', (problem) => {
       if (!json) ctx.out.write(`${describeProblem(problem)}\n`);
     }),
   );
-  ctx.out.write(`${json ? JSON.stringify(report) : summarise(report)}\n`);
+  ctx.out.write(`${json ? JSON.stringify({ checkId, ...report }) : `${summarise(report)} (recorded as check ${checkId})`}\n`);
   return report.intact ? 0 : 1;
 }

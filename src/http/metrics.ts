@@ -5,6 +5,7 @@ import { statfs } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LastCheck } from '../modules/integrity/integrity.history.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -37,22 +38,52 @@ export function createMetrics(withDefaults = true): Metrics {
 }
 
 /**
- * The room left on the filesystem of the data directory (evidence, uploads in progress), read
- * at each scrape: an operator can alert well before uploads start failing with "the evidence
- * storage is full". NaN when the directory cannot be read (the rest of the scrape still works).
+ * Gauges read at each scrape from one source: prom-client collects every gauge of a scrape at
+ * once, and they share one read. NaN when the source has nothing or cannot be read (the rest of
+ * the scrape still works).
  */
-export function watchStorage(metrics: Metrics, dataDir: string): void {
-  const gauge = (name: string, help: string, read: (stats: StatsFs) => number) =>
+function gaugesOf<T>(metrics: Metrics, load: () => Promise<T | null>, gauges: [name: string, help: string, read: (value: T) => number][]): void {
+  let reading: Promise<T | null> | null = null;
+  const current = () =>
+    (reading ??= load()
+      .catch(() => null)
+      .finally(() => (reading = null)));
+  for (const [name, help, read] of gauges) {
     new Gauge({
       name,
       help,
       registers: [metrics.registry],
       async collect() {
-        this.set(await statfs(dataDir).then(read, () => Number.NaN));
+        const value = await current();
+        this.set(value === null ? Number.NaN : read(value));
       },
     });
-  gauge('custodia_storage_free_bytes', 'Bytes the service may still write on the filesystem of its data directory', (s) => s.bavail * s.bsize);
-  gauge('custodia_storage_size_bytes', 'Size of the filesystem of the data directory', (s) => s.blocks * s.bsize);
+  }
+}
+
+/**
+ * The room left on the filesystem of the data directory (evidence, uploads in progress): an
+ * operator can alert well before uploads start failing with "the evidence storage is full".
+ */
+export function watchStorage(metrics: Metrics, dataDir: string): void {
+  gaugesOf<StatsFs>(metrics, () => statfs(dataDir), [
+    ['custodia_storage_free_bytes', 'Bytes the service may still write on the filesystem of its data directory', (s) => s.bavail * s.bsize],
+    ['custodia_storage_size_bytes', 'Size of the filesystem of the data directory', (s) => s.blocks * s.bsize],
+  ]);
+}
+
+/**
+ * What the latest integrity check (`custodia check` or the scheduled job, in whichever process)
+ * found, from its record: alert when it found problems, and when it finished longer ago than the
+ * schedule allows (a check that crashed or never ran records nothing). NaN before the first one.
+ */
+export function watchIntegrity(metrics: Metrics, readLast: () => Promise<LastCheck | null>): void {
+  gaugesOf(metrics, readLast, [
+    ['custodia_integrity_check_finished_seconds', 'When the latest integrity check finished (Unix time)', (check) => check.finishedAt.getTime() / 1000],
+    ['custodia_integrity_check_problems', 'Problems the latest integrity check found (blobs not as recorded, custody logs that do not verify)', (check) => check.problemCount],
+    ['custodia_integrity_check_blobs', 'Blobs the latest integrity check re-hashed', (check) => check.blobsChecked],
+    ['custodia_integrity_check_bytes', 'Bytes the latest integrity check read and hashed', (check) => check.bytesRead],
+  ]);
 }
 
 declare module 'fastify' {

@@ -22,21 +22,29 @@ t.test('custodia check', async (t) => {
 
   const intact = await custodia(ctx, ['check']);
   t.equal(intact.code, 0, intact.stderr);
-  t.match(intact.stdout, /^checked 1 blob\(s\) \(0\.00 GiB read and hashed\) and the custody logs of \d+ case\(s\): all intact\n$/);
+  const recorded = /^checked 1 blob\(s\) \(0\.00 GiB read and hashed\) and the custody logs of \d+ case\(s\): all intact \(recorded as check ([0-9a-f-]{36})\)\n$/.exec(intact.stdout);
+  t.ok(recorded, intact.stdout);
+  t.match(await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: recorded![1]! } }), { trigger: 'command', blobsChecked: 1, bytesRead: BigInt(data.length), problemCount: 0, problems: [] }, 'the run is recorded');
   const json = await custodia(ctx, ['check', '--json']);
   t.equal(json.code, 0, json.stderr);
-  t.match(JSON.parse(json.stdout), { intact: true, blobs: { checked: 1, bytesRead: data.length, problems: [] }, custody: { problems: [] } });
+  const report = JSON.parse(json.stdout);
+  t.match(report, { intact: true, blobs: { checked: 1, bytesRead: data.length, problems: [] }, custody: { problems: [] } });
+  t.match(await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: report.checkId } }), { trigger: 'command', problemCount: 0 }, 'with its id in the JSON');
 
   await rm(join(ctx.dataDir, 'blobs', 'sha256', sha256.slice(0, 2), sha256.slice(2, 4), sha256));
   const broken = await custodia(ctx, ['check']);
   t.equal(broken.code, 1, 'exit code 1 when anything is not intact');
   t.equal(broken.stdout.split('\n')[0], `blob ${sha256}: missing from the store; recorded for evidence ${item.body.id} (case ${testCase.id})`);
-  t.match(broken.stdout, /: 1 problem\(s\)\n$/);
+  t.match(broken.stdout, /: 1 problem\(s\) \(recorded as check [0-9a-f-]{36}\)\n$/);
   const brokenJson = await custodia(ctx, ['check', '--json']);
   t.equal(brokenJson.code, 1);
-  t.match(JSON.parse(brokenJson.stdout), { intact: false, blobs: { problems: [{ sha256, problem: 'missing', evidence: [{ id: item.body.id }] }] } });
+  const brokenReport = JSON.parse(brokenJson.stdout);
+  t.match(brokenReport, { intact: false, blobs: { problems: [{ sha256, problem: 'missing', evidence: [{ id: item.body.id }] }] } });
+  t.match(await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: brokenReport.checkId } }), { problemCount: 1, problems: [{ kind: 'blob', sha256, problem: 'missing' }] });
+  t.equal(await ctx.db.integrityCheck.count(), 4, 'each run recorded once');
 
   const usage = await custodia(ctx, ['check', '--repair']);
   t.equal(usage.code, 2);
+  t.equal(await ctx.db.integrityCheck.count(), 4, 'a refused command checks nothing and records nothing');
   t.match(usage.stderr, /Unknown option '--repair'[\s\S]*usage: custodia check \[--json\]/);
 });

@@ -1,10 +1,12 @@
 // `custodia check`'s work, in process: every stored blob re-hashed against what was recorded,
 // every custody log recomputed, problems named by ids and hashes only, and nothing written.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { chmod, open, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { checkHoldings, describeProblem, runIntegrityCheck } from '../../src/modules/integrity/integrity.check.ts';
+import { type CheckReport, checkAndRecord, checkHoldings, describeProblem, runIntegrityCheck } from '../../src/modules/integrity/integrity.check.ts';
+import { RECORDED_PROBLEMS_MAX, lastCheck, recordCheck } from '../../src/modules/integrity/integrity.history.ts';
+import { createMetrics, watchIntegrity } from '../../src/http/metrics.ts';
 import { checkStoredBlobs } from '../../src/modules/evidence/evidence.fixity.ts';
 import { FilesystemBlobStore } from '../../src/storage/index.ts';
 import { createTestContext, type TestContext } from '../helpers/app.ts';
@@ -135,7 +137,7 @@ t.test('the integrity.check job logs each problem at error level, and its summar
   const logged = () => ctx.logs.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => line.integrity !== undefined || 'blobsChecked' in line);
 
   const cases = await ctx.db.case.count();
-  t.same(await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log }), { intact: true, blobsChecked: 1, bytesRead: data.length, cases, problems: 0 });
+  t.match(await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log }), { checkId: /^[0-9a-f-]{36}$/, intact: true, blobsChecked: 1, bytesRead: data.length, cases, problems: 0 });
   t.match(logged(), [{ level: 30, intact: true, msg: /all intact$/ }]);
 
   await rm(blobPath(ctx, sha(data)));
@@ -146,4 +148,54 @@ t.test('the integrity.check job logs each problem at error level, and its summar
     { level: 50, intact: false, problems: 1, msg: /1 problem\(s\)$/ },
   ]);
   t.notOk(ctx.logs.join('\n').includes('Do not log me'), 'ids and hashes only');
+});
+
+t.test('each check is recorded, and the metrics read the latest record', async (t) => {
+  const ctx = await createTestContext(t);
+  const testCase = await ctx.createCase();
+  const data = randomBytes(40_000);
+  const title = 'Name of a witness in a title';
+  const item = await upload(ctx, testCase.users.investigator, testCase.id, data, { metadata: await metadata({ title }) });
+  t.equal(item.status, 201);
+  const metrics = createMetrics(false);
+  watchIntegrity(metrics, () => lastCheck(ctx.db));
+  const gauges = async () => {
+    const text = await metrics.registry.metrics();
+    const read = (name: string) => Number(new RegExp(`^custodia_integrity_check_${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    return { finished: read('finished_seconds'), problems: read('problems'), blobs: read('blobs'), bytes: read('bytes') };
+  };
+  t.same(await gauges(), { finished: NaN, problems: NaN, blobs: NaN, bytes: NaN }, 'NaN before the first check');
+
+  const before = Date.now();
+  const intact = await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log });
+  const first = await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: intact.checkId } });
+  t.match(first, { trigger: 'schedule', blobsChecked: 1, bytesRead: BigInt(data.length), casesChecked: await ctx.db.case.count(), problemCount: 0, problems: [] });
+  t.ok(first.startedAt.getTime() >= before - 1000 && first.finishedAt >= first.startedAt, 'when it started and finished');
+  t.same(await gauges(), { finished: first.finishedAt.getTime() / 1000, problems: 0, blobs: 1, bytes: data.length });
+
+  await rm(blobPath(ctx, sha(data)));
+  const { report, checkId } = await checkAndRecord({ db: ctx.db, config: ctx.config }, 'command');
+  t.equal(report.intact, false);
+  const second = await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: checkId } });
+  t.match(second, { trigger: 'command', blobsChecked: 1, bytesRead: 0n, problemCount: 1 });
+  t.same(second.problems, [{ kind: 'blob', sha256: sha(data), problem: 'missing', evidence: [{ id: item.body.id, caseId: testCase.id }] }], 'the problem, by ids and hashes');
+  t.notOk(JSON.stringify(second.problems).includes(title), 'never what the item describes');
+  t.same(await gauges(), { finished: second.finishedAt.getTime() / 1000, problems: 1, blobs: 1, bytes: 0 }, 'the gauges follow the latest check');
+  t.same(await lastCheck(ctx.db), { finishedAt: second.finishedAt, blobsChecked: 1, bytesRead: 0, problemCount: 1 });
+
+  const unreadable = createMetrics(false);
+  watchIntegrity(unreadable, () => Promise.reject(new Error('the database is down')));
+  t.match(await unreadable.registry.metrics(), /^custodia_integrity_check_problems nan$/im, 'NaN when the record cannot be read, and the scrape still answers');
+});
+
+t.test('a record keeps the first problems and counts them all', async (t) => {
+  const ctx = await createTestContext(t);
+  const problems = Array.from({ length: RECORDED_PROBLEMS_MAX + 5 }, (_, i) => ({ sha256: i.toString(16).padStart(64, '0'), problem: 'missing' as const, evidence: [] }));
+  const report: CheckReport = { intact: false, blobs: { checked: problems.length, bytesRead: 0, problems }, custody: { cases: 1, problems: [{ caseId: randomUUID(), size: 3, firstBadSeq: 1, reason: 'entry 1 does not match its stored leaf hash' }] } };
+  const at = new Date();
+  const id = await recordCheck(ctx.db, report, { trigger: 'command', startedAt: at, finishedAt: at });
+  const row = await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id } });
+  t.equal(row.problemCount, RECORDED_PROBLEMS_MAX + 6);
+  t.equal((row.problems as unknown[]).length, RECORDED_PROBLEMS_MAX);
+  t.match((row.problems as unknown[])[0], { kind: 'blob', sha256: '0'.repeat(64) });
 });

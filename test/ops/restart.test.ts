@@ -125,6 +125,7 @@ t.test('the service keeps its data across restarts, SIGKILL included', async (t)
   const free = Number(/^custodia_storage_free_bytes (\d+)$/m.exec(metricsText)?.[1]);
   const size = Number(/^custodia_storage_size_bytes (\d+)$/m.exec(metricsText)?.[1]);
   t.ok(free > 0 && size >= free, `room on the data directory's filesystem (${free} of ${size} bytes free)`);
+  t.match(metricsText, /^custodia_integrity_check_finished_seconds nan$/im, 'the latest integrity check, none yet on a new service');
   t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, 'no /metrics on the public port');
 
   const stillThere = async (label: string) => {

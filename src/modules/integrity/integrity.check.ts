@@ -1,13 +1,15 @@
 // Is everything we hold still what we recorded? Every stored blob is re-hashed against its hash
 // and size (evidence.fixity.ts) and every case's custody log is recomputed against its stored
 // checkpoints (verifyCaseLog, as `GET …/custody/verify` does, but without writing anything).
-// `custodia check` runs it on demand, the `integrity.check` job on CUSTODIA_CHECK_SCHEDULE.
-// Problems are named by ids and hashes only, never by what the items describe.
+// `custodia check` runs it on demand, the `integrity.check` job on CUSTODIA_CHECK_SCHEDULE; each
+// run is then recorded (integrity.history.ts). Problems are named by ids and hashes only, never by
+// what the items describe.
 import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
 import { blobStoreFor } from '../../storage/index.ts';
 import { verifyCaseLog } from '../custody/custody.service.ts';
 import { type BlobCheck, type BlobProblem, checkStoredBlobs } from '../evidence/evidence.fixity.ts';
+import { type CheckTrigger, recordCheck } from './integrity.history.ts';
 
 export interface CustodyProblem {
   caseId: string;
@@ -44,6 +46,14 @@ export async function checkHoldings(deps: CheckDeps, onProblem: (problem: CheckP
   return { intact: blobs.problems.length === 0 && problems.length === 0, blobs, custody: { cases: cases.length, problems } };
 }
 
+/** The check, then its record: what `custodia check` and the job run. Answers the report and the record's id. */
+export async function checkAndRecord(deps: CheckDeps, trigger: CheckTrigger, onProblem?: (problem: CheckProblem) => void): Promise<{ report: CheckReport; checkId: string }> {
+  const startedAt = new Date();
+  const report = await checkHoldings(deps, onProblem);
+  const checkId = await recordCheck(deps.db, report, { trigger, startedAt, finishedAt: new Date() });
+  return { report, checkId };
+}
+
 /** One line for a terminal or a log message. */
 export function describeProblem(problem: CheckProblem): string {
   if (problem.kind === 'custody_log') {
@@ -73,6 +83,7 @@ export function summarise(report: CheckReport): string {
 }
 
 export interface CheckJobResult {
+  checkId: string;
   intact: boolean;
   blobsChecked: number;
   bytesRead: number;
@@ -85,8 +96,9 @@ export interface CheckJobResult {
  * an operator alerts on), the summary at info level, or error when anything is not intact.
  */
 export async function runIntegrityCheck(deps: CheckDeps & { log: { info(object: object, message: string): void; error(object: object, message: string): void } }): Promise<CheckJobResult> {
-  const report = await checkHoldings(deps, (problem) => deps.log.error({ integrity: problem }, describeProblem(problem)));
+  const { report, checkId } = await checkAndRecord(deps, 'schedule', (problem) => deps.log.error({ integrity: problem }, describeProblem(problem)));
   const result: CheckJobResult = {
+    checkId,
     intact: report.intact,
     blobsChecked: report.blobs.checked,
     bytesRead: report.blobs.bytesRead,
