@@ -3,7 +3,7 @@
 // what the service stands on (the database, a full evidence disk) is logged as an error too, and
 // answered with a 503 that the client may retry.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '../database/unavailable.ts';
+import { isDatabaseUnavailable, isUniqueViolation } from '../database/errors.ts';
 import { isStorageFull } from '../storage/health.ts';
 import { AppError, type FieldError, type ProblemCode, statusOf, titleOf } from './errors.ts';
 
@@ -123,8 +123,7 @@ export function registerProblemHandlers(app: FastifyInstance) {
       request.log.error({ err: error, errorCode: errorCodeOf(error) }, 'the database is unavailable');
       return sendProblem(reply, problemBody('service_unavailable', 'The database is unavailable; try again shortly.', request), { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) });
     }
-    const prismaCode = (error as { code?: string }).code;
-    if (prismaCode === 'P2002' || (error as { cause?: { code?: string } }).cause?.code === '23505') {
+    if (isUniqueViolation(error)) {
       return sendProblem(reply, problemBody('conflict', 'A record with the same unique value already exists.', request));
     }
     request.log.error({ err: error, errorCode: errorCodeOf(error) }, 'unexpected error');

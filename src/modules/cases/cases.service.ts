@@ -1,5 +1,6 @@
 // Cases: creation by an admin (who names the first lead), listing, reading, editing by a lead.
 import type { Database } from '../../database/client.ts';
+import { isUniqueViolation } from '../../database/errors.ts';
 import type { PreloadedCase } from '../../http/authenticate.ts';
 import type { Caller } from '../../http/caller.ts';
 import { conflict, invalid, notFound } from '../../http/errors.ts';
@@ -38,11 +39,6 @@ export function caseRecord(row: CaseRow): CaseRecord {
 function snapshotOf(record: CaseRecord): Record<string, unknown> {
   const { id, reference, title, description, status } = record;
   return { id, reference, title, description, status };
-}
-
-export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; cause?: { code?: string }; meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } };
-  return e?.code === 'P2002' || e?.cause?.code === '23505' || e?.meta?.driverAdapterError?.cause?.originalCode === '23505';
 }
 
 export function createCasesService(db: Database) {

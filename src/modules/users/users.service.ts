@@ -1,6 +1,7 @@
 // User administration: the rules every entry point applies (the API's admin routes and the
 // `custodia user` command), each change audited and kept as a revision in one transaction.
 import type { Database, Db } from '../../database/client.ts';
+import { isUniqueViolation } from '../../database/errors.ts';
 import type { Actor, Caller } from '../../http/caller.ts';
 import { AppError, conflict, invalid, notFound } from '../../http/errors.ts';
 import { staleVersion } from '../../http/etag.ts';
@@ -53,11 +54,6 @@ async function recordUserRevision(db: Db, actor: Actor, user: User, changes: Fie
     changes,
     actorId: revisionActor(actor),
   });
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; cause?: { code?: string; originalCode?: string } };
-  return e?.code === 'P2002' || e?.cause?.code === '23505' || e?.cause?.originalCode === '23505';
 }
 
 export async function createUser(

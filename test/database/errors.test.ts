@@ -1,6 +1,9 @@
-// Which errors are a database outage (503, retry later) and which are a refused query (not).
+// Which errors are a database outage (503, retry later) and which are a refused query (not); which are a refused duplicate.
 import t from 'tap';
-import { isDatabaseUnavailable } from '../../src/database/unavailable.ts';
+import pg from 'pg';
+import { createDatabaseClient } from '../../src/database/client.ts';
+import { isDatabaseUnavailable, isUniqueViolation } from '../../src/database/errors.ts';
+import { createTestDatabase } from '../helpers/database.ts';
 
 const prisma = (code: string, cause?: object) => Object.assign(new Error('Invalid invocation'), { name: 'PrismaClientKnownRequestError', code, meta: cause ? { driverAdapterError: { name: 'DriverAdapterError', cause } } : {} });
 const socket = (code: string, syscall: string) => Object.assign(new Error(`${syscall} ${code}`), { code, syscall, errno: -1 });
@@ -40,4 +43,49 @@ t.test('not outages', async (t) => {
     ['nothing', null],
   ];
   for (const [what, error] of refusals) t.notOk(isDatabaseUnavailable(error), what);
+});
+
+/** The error `run` rejects with. */
+async function refusal(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('the database accepted it');
+}
+
+t.test('a refused duplicate, as each client reports it, and nothing else', async (t) => {
+  const database = await createTestDatabase();
+  const db = createDatabaseClient(database.url, 2);
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  t.teardown(async () => {
+    await client.end();
+    await db.$disconnect();
+    await database.drop();
+  });
+  const user = { email: 'duplicate@example.org', displayName: 'D', role: 'member', passwordHash: 'x' };
+  await db.user.create({ data: user });
+  const insert = "INSERT INTO users (email, display_name, role, password_hash) VALUES ('duplicate@example.org', 'D', 'member', 'x')";
+  const duplicates: [string, unknown][] = [
+    ['Prisma, a model query (P2002)', await refusal(() => db.user.create({ data: user }))],
+    ['Prisma, in a transaction', await refusal(() => db.$transaction((tx) => tx.user.create({ data: user })))],
+    ['Prisma, a raw query (P2010, the adapter\'s SQLSTATE)', await refusal(() => db.$executeRawUnsafe(insert))],
+    ['node-postgres', await refusal(() => client.query(insert))],
+    ['wrapped in a cause', new Error('job failed', { cause: await refusal(() => client.query(insert)) })],
+  ];
+  for (const [what, error] of duplicates) {
+    t.ok(isUniqueViolation(error), what);
+    t.notOk(isDatabaseUnavailable(error), `${what}: not an outage`);
+  }
+  const others: [string, unknown][] = [
+    ['a NOT NULL violation', await refusal(() => db.$executeRawUnsafe("INSERT INTO users (email, display_name, role, password_hash) VALUES (NULL, 'O', 'member', 'x')"))],
+    ['an append-only table', await refusal(() => client.query('TRUNCATE audit_entries'))],
+    ['a syntax error', await refusal(() => client.query('SELEC 1'))],
+    ['an outage', prisma('P1001')],
+    ['an error whose code merely reads 23505', Object.assign(new Error('not from a database'), { code: '23505' })],
+    ['nothing', null],
+  ];
+  for (const [what, error] of others) t.notOk(isUniqueViolation(error), what);
 });

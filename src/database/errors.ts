@@ -1,8 +1,9 @@
-// Whether an error means the database cannot serve right now (stopped, restarting, unreachable,
-// out of connections or of disk), as opposed to a query it refused. The first is a 503 a client
-// may retry and an operator must hear about; the second is a bug or a conflict.
+// What a database error means. Whether the database cannot serve right now (stopped, restarting,
+// unreachable, out of connections or of disk), as opposed to a query it refused: the first is a
+// 503 a client may retry and an operator must hear about; the second is a bug or a conflict. And
+// whether it refused a duplicate of a unique value (a 409).
 // Errors arrive from Prisma (with the driver adapter's reading of the cause in `meta`) and, from
-// pg-boss, straight from node-postgres.
+// pg-boss and the hot paths, straight from node-postgres.
 
 /** Prisma: cannot reach, timed out, connection closed, pool timeout, too many connections. */
 const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037']);
@@ -35,12 +36,25 @@ function saysUnavailable(error: ErrorFields): boolean {
   return typeof error.code === 'string' && CONNECT_ERRORS.has(error.code) && (error.syscall === 'connect' || error.syscall === 'getaddrinfo');
 }
 
-export function isDatabaseUnavailable(error: unknown): boolean {
+/** Whether `says` holds for the error or one of its causes (the adapter's, or `cause`). */
+function anyCause(error: unknown, says: (fields: ErrorFields) => boolean): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current !== null && typeof current === 'object'; depth++) {
     const fields = current as ErrorFields;
-    if (saysUnavailable(fields)) return true;
+    if (says(fields)) return true;
     current = fields.meta?.driverAdapterError?.cause ?? fields.cause;
   }
   return false;
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return anyCause(error, saysUnavailable);
+}
+
+/**
+ * SQLSTATE 23505: Prisma's P2002 from a model query, the adapter's `originalCode` under a raw
+ * query's P2010, or node-postgres's own error.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  return anyCause(error, (fields) => fields.code === 'P2002' || fields.originalCode === '23505' || (fields.code === '23505' && typeof fields.severity === 'string'));
 }
