@@ -73,3 +73,9 @@ export const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `${path}: ${message}`, { errors: [{ path, message }] });
 export const invalidFields = (errors: FieldError[]) =>
   new AppError('validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+
+/** An error's own code (ENOSPC, P2002…), for the log line's top level: one flat field to alert on. */
+export function errorCodeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -5,7 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable, isUniqueViolation } from '../database/errors.ts';
 import { isStorageFull } from '../storage/health.ts';
-import { AppError, type FieldError, type ProblemCode, statusOf, titleOf } from './errors.ts';
+import { AppError, type FieldError, type ProblemCode, errorCodeOf, statusOf, titleOf } from './errors.ts';
 
 export interface ProblemBody {
   type: string;
@@ -87,12 +87,6 @@ function frameworkProblem(error: FastifyError): [ProblemCode, string, FieldError
     return ['validation_failed', 'The body is not valid JSON.', [{ path: 'body', message: 'is not valid JSON' }]];
   }
   return null;
-}
-
-/** An error's own code (ENOSPC, P2002…), also at the log line's top level: one flat field to alert on. */
-function errorCodeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 /** What a 503 for a database outage suggests: long enough for a restart or a failover. */

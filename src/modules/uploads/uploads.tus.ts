@@ -11,6 +11,7 @@ import { FileStore } from '@tus/file-store';
 import { ERRORS, MemoryLocker, Server, type Upload } from '@tus/server';
 import type { Config } from '../../config.ts';
 import { type DigestStream, FileAppender, digestFilePrefix, writeHashed } from '../../storage/index.ts';
+import { errorCodeOf } from '../../http/errors.ts';
 import { isStorageFull } from '../../storage/health.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -279,8 +280,8 @@ export async function createTusBridge(options: { directory: string; path: string
     // Failures on our side are logged with their cause (a write's is kept by writeFailure).
     onResponseError: (_request, error) => {
       if ('status_code' in error && error.status_code < 500) return undefined;
-      const cause = ('cause' in error ? error.cause : error) as { message?: unknown; name?: unknown; code?: unknown } | null;
-      const code = typeof cause?.code === 'string' ? cause.code : undefined;
+      const cause = ('cause' in error ? error.cause : error) as { message?: unknown; name?: unknown } | null;
+      const code = errorCodeOf(cause);
       const fields = { err: { message: cause?.message, name: cause?.name, code }, errorCode: code };
       if (isStorageFull(cause)) {
         options.log.error(fields, 'the evidence storage is full');
