@@ -139,6 +139,11 @@ t.test('the same bytes twice: two records, one blob, duplicateOf both ways', asy
   t.same(list.body.items.map((item: any) => item.duplicateOf), [[first.body.id], [second.body.id]]);
 });
 
+/** Waits until `condition` holds (work that goes on after an answer), for at most five seconds. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  for (let waited = 0; waited < 5000 && !(await condition()); waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 t.test('a duplicate\'s own copy is discarded after its transaction, and a failure to discard it loses nothing', async (t) => {
   /** Notes, at each abort, how many evidence rows another connection sees; fails the abort when asked. */
   class WatchedStore extends FilesystemBlobStore {
@@ -159,17 +164,18 @@ t.test('a duplicate\'s own copy is discarded after its transaction, and a failur
   t.equal((await upload(ctx, testCase.users.investigator, testCase.id, data)).status, 201);
   t.same(store!.rowsSeenAtAbort, [], 'bytes that became the blob are not aborted');
   t.equal((await upload(ctx, testCase.users.lead, testCase.id, data)).status, 201);
+  // Removed while the answer goes: wait for it.
+  await until(async () => (await blobFiles(ctx.dataDir)).length === 1);
   t.same(store!.rowsSeenAtAbort, [2], 'the duplicate\'s copy is removed once its row is committed');
   t.equal((await blobFiles(ctx.dataDir)).length, 1, 'one file: the blob');
 
   store!.failAbort = true;
   const third = await upload(ctx, testCase.users.lead, testCase.id, data);
   t.equal(third.status, 201, 'the evidence is stored all the same');
+  const warned = () => ctx.logs.some((line) => /"level":40/.test(line) && line.includes('could not remove the temporary copy of an upload'));
+  await until(async () => warned());
+  t.ok(warned(), 'a warning says so');
   t.equal((await blobFiles(ctx.dataDir)).length, 2, 'the copy stays for the sweep');
-  t.ok(
-    ctx.logs.some((line) => /"level":40/.test(line) && line.includes('could not remove the temporary copy of an upload')),
-    'a warning says so',
-  );
   store!.failAbort = false;
   t.equal(await store!.sweepTemps(new Date(Date.now() + 1000)), 1, 'the sweep removes it');
   t.equal((await blobFiles(ctx.dataDir)).length, 1);
