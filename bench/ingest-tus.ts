@@ -5,15 +5,16 @@
 // (PATCHes + complete), their ratios to openssl, the server's CPU time and resident memory
 // (`custodia serve`, bench/lib/ingest.ts), and beside it the same PATCHes to a bare Fastify
 // route that throws the bytes away (bench/lib/bare-receiver.ts), the receive path's ceiling;
-// repeats with 4 GiB for memory.
+// each size BENCH_REPEATS (3) times, figures as medians (bench/ingest.ts); repeats with 4 GiB for
+// memory.
 // BENCH_SIZES_MIB="1024,4096" changes the sizes. Needs DATABASE_URL or starts an embedded cluster.
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MiB, SIZES, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, withBenchRig } from './lib/ingest.ts';
-import { report } from './lib/report.ts';
+import { MiB, REPEATS, SIZES, restamp, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, withBenchRig } from './lib/ingest.ts';
+import { Tally, report } from './lib/report.ts';
 
 const CHUNK = Number(process.env.BENCH_TUS_CHUNK_MIB ?? 64) * MiB;
 
@@ -83,27 +84,33 @@ export async function benchTus(): Promise<void> {
     for (const sizeMiB of SIZES) {
       const path = join(inputs, `input-${sizeMiB}.bin`);
       await generateFile(path, sizeMiB * MiB);
-      const disk = await durableCopy(path, server.dataDir);
-      const reference = await openssl(path);
-      const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => tusUpload(server.port, server.token, server.caseId, path, sizeMiB * MiB));
-      if (upload.sha256 !== reference.sha256) throw new Error('the server computed another hash than openssl');
-      const opensslRate = sizeMiB / reference.seconds;
-      report(`openssl_sha256_${sizeMiB}MiB`, opensslRate, 'MiB/s');
-      report(`tus_patches_${sizeMiB}MiB`, sizeMiB / upload.patchSeconds, `MiB/s (${CHUNK / MiB} MiB PATCHes)`);
-      report(`tus_patches_and_complete_${sizeMiB}MiB`, sizeMiB / upload.totalSeconds, 'MiB/s');
-      report(`tus_complete_${sizeMiB}MiB`, upload.totalSeconds - upload.patchSeconds, 's');
-      report(`tus_patches_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.patchSeconds / opensslRate) * 100, '%');
-      report(`tus_total_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.totalSeconds / opensslRate) * 100, '%');
-      report(`disk_durable_write_${sizeMiB}MiB`, sizeMiB / disk.seconds, 'MiB/s (dd oflag=direct conv=fsync of the same file into the data directory)');
-      report(`tus_total_vs_disk_${sizeMiB}MiB`, (sizeMiB / upload.totalSeconds / (sizeMiB / disk.seconds)) * 100, '%');
-      report(`tus_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
-      report(`tus_server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)');
-      report(`tus_server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)');
-      const { result: receiveSeconds, cpuSeconds: bareCpu } = await measure(bare.pid, () => receiveOnly(path, sizeMiB * MiB));
-      report(`tus_receive_only_${sizeMiB}MiB`, sizeMiB / receiveSeconds, `MiB/s (bare Fastify, the same ${CHUNK / MiB} MiB PATCHes, every byte thrown away: the ceiling)`);
-      report(`tus_receive_only_vs_openssl_${sizeMiB}MiB`, (sizeMiB / receiveSeconds / opensslRate) * 100, '%');
-      report(`tus_total_vs_receive_only_${sizeMiB}MiB`, (receiveSeconds / upload.totalSeconds) * 100, '%');
-      report(`tus_receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
+      const tally = new Tally();
+      for (let run = 0; run < REPEATS; run++) {
+        await restamp(path);
+        const disk = await durableCopy(path, server.dataDir);
+        const reference = await openssl(path);
+        const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => tusUpload(server.port, server.token, server.caseId, path, sizeMiB * MiB));
+        if (upload.sha256 !== reference.sha256) throw new Error('the server computed another hash than openssl');
+        const { result: receiveSeconds, cpuSeconds: bareCpu } = await measure(bare.pid, () => receiveOnly(path, sizeMiB * MiB));
+        const opensslRate = sizeMiB / reference.seconds;
+        const totalRate = sizeMiB / upload.totalSeconds;
+        tally.add(`openssl_sha256_${sizeMiB}MiB`, opensslRate, 'MiB/s');
+        tally.add(`tus_patches_${sizeMiB}MiB`, sizeMiB / upload.patchSeconds, `MiB/s (${CHUNK / MiB} MiB PATCHes)`);
+        tally.add(`tus_patches_and_complete_${sizeMiB}MiB`, totalRate, 'MiB/s');
+        tally.add(`tus_complete_${sizeMiB}MiB`, upload.totalSeconds - upload.patchSeconds, 's');
+        tally.add(`tus_patches_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.patchSeconds / opensslRate) * 100, '%');
+        tally.add(`tus_total_vs_openssl_${sizeMiB}MiB`, (totalRate / opensslRate) * 100, '%');
+        tally.add(`disk_durable_write_${sizeMiB}MiB`, sizeMiB / disk.seconds, 'MiB/s (dd oflag=direct conv=fsync of the same file into the data directory)');
+        tally.add(`tus_total_vs_disk_${sizeMiB}MiB`, (totalRate / (sizeMiB / disk.seconds)) * 100, '%');
+        tally.add(`tus_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
+        tally.add(`tus_server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)', true);
+        tally.add(`tus_server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)', true);
+        tally.add(`tus_receive_only_${sizeMiB}MiB`, sizeMiB / receiveSeconds, `MiB/s (bare Fastify, the same ${CHUNK / MiB} MiB PATCHes, every byte thrown away: the ceiling)`);
+        tally.add(`tus_receive_only_vs_openssl_${sizeMiB}MiB`, (sizeMiB / receiveSeconds / opensslRate) * 100, '%');
+        tally.add(`tus_total_vs_receive_only_${sizeMiB}MiB`, (receiveSeconds / upload.totalSeconds) * 100, '%');
+        tally.add(`tus_receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
+      }
+      tally.print();
       await rm(path, { force: true });
     }
   });

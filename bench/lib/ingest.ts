@@ -20,6 +20,8 @@ import { serviceArgs } from './service.ts';
 
 export const MiB = 1024 * 1024;
 export const SIZES = (process.env.BENCH_SIZES_MIB ?? '1024,4096').split(',').map(Number);
+/** Each size is measured this many times in a row (openssl, dd, the upload, the bare receiver each time); the figures are medians. */
+export const REPEATS = Math.max(1, Number(process.env.BENCH_REPEATS ?? 3));
 /**
  * A server's first upload also compiles its route's schemas (lazily, for start-up time), plans
  * its first queries and starts the digest worker: ~0.15-0.3 s once. The benches upload
@@ -39,6 +41,21 @@ export async function generateFile(path: string, bytes: number): Promise<void> {
     if (!out.write(Buffer.from(block))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/**
+ * Makes the file's bytes new (16 random bytes near its start), so that each run uploads evidence
+ * the server has not seen: a second upload of the same bytes is a duplicate, which the server
+ * stores differently (its copy is discarded once recorded).
+ */
+export async function restamp(path: string): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    await file.write(randomBytes(16), 0, 16, 8);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
 }
 
 /**
