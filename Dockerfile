@@ -55,12 +55,15 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 # buffer, garbage at once, and V8 counts such memory allocated since its last full collection
 # against the old generation's limit: with the defaults (old generation ~40 MB, growing by ~25 MB)
 # the garbage of a fast upload reaches that limit every ~70 ms, and a full collection follows
-# each time (110 during one 4 GiB upload). --heap-growing-percent=100 leaves twice the old
-# generation's size before the next one (3 full collections instead); --max-semi-space-size=2
-# (MiB; default 16) collects the young buffers sooner, so less garbage is resident at once.
-# Measured with npm run bench:ingest: the server's CPU per GiB uploaded 4.4 -> 2.4 s, peak
-# resident memory -25 MB; bench:api: a few per cent fewer requests per second. The scavenges
-# ingest asks for (src/storage/young-garbage.ts) free the buffers but do not replace the flags:
-# without --heap-growing-percent, a 4 GiB upload and two downloads of it still set off 93 full
-# collections (3 with it); without the semi-space flag the idle service holds ~28 MB more.
-CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=100", "bin/custodia.js", "serve"]
+# each time (110 during one 4 GiB upload). --heap-growing-percent=50 leaves half the old
+# generation's size again before the next one (a few full collections instead);
+# --max-semi-space-size=2 (MiB; default 16) collects the young buffers sooner, so less garbage is
+# resident at once. Measured with npm run bench:ingest: the server's CPU per GiB uploaded 4.4 ->
+# 2.4 s, peak resident memory -25 MB; bench:api: a few per cent fewer requests per second. The
+# scavenges ingest asks for (src/storage/young-garbage.ts) free the buffers but do not replace the
+# flags: without --heap-growing-percent, a 4 GiB upload and two downloads of it still set off 93
+# full collections (8 with 50, 6 with 100). 100 let the old generation, which each upload's
+# request objects reach, grow to twice its live size: over 30 uploads the service crept from 168
+# to 197 MiB resident, where 50 holds it at 167-170 MiB, at the same speed; without the
+# semi-space flag the idle service holds ~28 MB more.
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=50", "bin/custodia.js", "serve"]
