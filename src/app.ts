@@ -18,6 +18,7 @@ import userRoutes from './modules/users/users.routes.ts';
 import caseRoutes from './modules/cases/cases.routes.ts';
 import memberRoutes from './modules/cases/members.routes.ts';
 import auditRoutes from './modules/audit/audit.routes.ts';
+import integrityRoutes from './modules/integrity/integrity.routes.ts';
 import vocabularyRoutes from './modules/vocabularies/vocabularies.routes.ts';
 import incidentRoutes from './modules/incidents/incidents.routes.ts';
 import witnessRoutes from './modules/witnesses/witnesses.routes.ts';
@@ -117,6 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(caseRoutes, { db, config });
       await api.register(memberRoutes, { db, config });
       await api.register(auditRoutes, { db });
+      await api.register(integrityRoutes, { db });
       await api.register(vocabularyRoutes);
       await api.register(incidentRoutes, { db, config, keys: deps.keys });
       await api.register(witnessRoutes, { db, config, keys: deps.keys });
