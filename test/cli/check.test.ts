@@ -43,6 +43,13 @@ t.test('custodia check', async (t) => {
   t.match(await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: brokenReport.checkId } }), { problemCount: 1, problems: [{ kind: 'blob', sha256, problem: 'missing' }] });
   t.equal(await ctx.db.integrityCheck.count(), 4, 'each run recorded once');
 
+  await ctx.db.$executeRawUnsafe('ALTER TABLE integrity_checks RENAME TO integrity_checks_away');
+  const unrecorded = await custodia(ctx, ['check']);
+  await ctx.db.$executeRawUnsafe('ALTER TABLE integrity_checks_away RENAME TO integrity_checks');
+  t.equal(unrecorded.code, 1, 'exit code 1 when the check could not be recorded');
+  t.match(unrecorded.stdout, /: 1 problem\(s\)\n$/, 'the summary all the same, without a record id');
+  t.match(unrecorded.stderr, /^custodia: check: the check ran but could not be recorded: .*integrity_checks/m);
+
   const usage = await custodia(ctx, ['check', '--repair']);
   t.equal(usage.code, 2);
   t.equal(await ctx.db.integrityCheck.count(), 4, 'a refused command checks nothing and records nothing');

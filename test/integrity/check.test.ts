@@ -168,7 +168,7 @@ t.test('each check is recorded, and the metrics read the latest record', async (
 
   const before = Date.now();
   const intact = await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log });
-  const first = await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: intact.checkId } });
+  const first = await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: intact.checkId! } });
   t.match(first, { trigger: 'schedule', blobsChecked: 1, bytesRead: BigInt(data.length), casesChecked: await ctx.db.case.count(), problemCount: 0, problems: [] });
   t.ok(first.startedAt.getTime() >= before - 1000 && first.finishedAt >= first.startedAt, 'when it started and finished');
   t.same(await gauges(), { finished: first.finishedAt.getTime() / 1000, problems: 0, blobs: 1, bytes: data.length });
@@ -176,7 +176,7 @@ t.test('each check is recorded, and the metrics read the latest record', async (
   await rm(blobPath(ctx, sha(data)));
   const { report, checkId } = await checkAndRecord({ db: ctx.db, config: ctx.config }, 'command');
   t.equal(report.intact, false);
-  const second = await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: checkId } });
+  const second = await ctx.db.integrityCheck.findUniqueOrThrow({ where: { id: checkId! } });
   t.match(second, { trigger: 'command', blobsChecked: 1, bytesRead: 0n, problemCount: 1 });
   t.same(second.problems, [{ kind: 'blob', sha256: sha(data), problem: 'missing', evidence: [{ id: item.body.id, caseId: testCase.id }] }], 'the problem, by ids and hashes');
   t.notOk(JSON.stringify(second.problems).includes(title), 'never what the item describes');
@@ -198,4 +198,19 @@ t.test('a record keeps the first problems and counts them all', async (t) => {
   t.equal(row.problemCount, RECORDED_PROBLEMS_MAX + 6);
   t.equal((row.problems as unknown[]).length, RECORDED_PROBLEMS_MAX);
   t.match((row.problems as unknown[])[0], { kind: 'blob', sha256: '0'.repeat(64) });
+});
+
+t.test('a check whose record cannot be written still reports, and says so', async (t) => {
+  const ctx = await createTestContext(t);
+  const testCase = await ctx.createCase();
+  const data = randomBytes(20_000);
+  t.equal((await upload(ctx, testCase.users.investigator, testCase.id, data)).status, 201);
+  // The table gone from under the check (as a database that went away at its end).
+  await ctx.db.$executeRawUnsafe('ALTER TABLE integrity_checks RENAME TO integrity_checks_away');
+  t.teardown(() => ctx.db.$executeRawUnsafe('ALTER TABLE integrity_checks_away RENAME TO integrity_checks'));
+  const result = await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log });
+  t.match(result, { checkId: null, intact: true, blobsChecked: 1, bytesRead: data.length, problems: 0 }, 'the result stands');
+  const lines = ctx.logs.map((line) => JSON.parse(line) as Record<string, any>);
+  t.match(lines.find((line) => /could not be recorded/.test(line.msg)), { level: 50, err: { message: /integrity_checks/ } }, 'an error says the record is missing');
+  t.ok(lines.some((line) => line.intact === true && /all intact$/.test(line.msg)), 'and the summary is logged all the same');
 });

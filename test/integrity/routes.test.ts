@@ -31,6 +31,7 @@ t.test('the record of integrity checks: admins only, the latest first, one with 
   await handle.close();
   const broken = await checkAndRecord({ db: ctx.db, config: ctx.config }, 'command');
   t.equal(broken.report.intact, false);
+  if (!broken.checkId) throw broken.recordFailure;
 
   const expected: Record<RoleName, number> = { anonymous: 401, admin: 200, lead: 403, investigator: 403, reviewer: 403, counsel: 403, observer: 403, outsider: 403 };
   for (const role of ALL_ROLE_NAMES) {

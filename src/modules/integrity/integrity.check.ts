@@ -46,12 +46,25 @@ export async function checkHoldings(deps: CheckDeps, onProblem: (problem: CheckP
   return { intact: blobs.problems.length === 0 && problems.length === 0, blobs, custody: { cases: cases.length, problems } };
 }
 
-/** The check, then its record: what `custodia check` and the job run. Answers the report and the record's id. */
-export async function checkAndRecord(deps: CheckDeps, trigger: CheckTrigger, onProblem?: (problem: CheckProblem) => void): Promise<{ report: CheckReport; checkId: string }> {
+/**
+ * The check, then its record: what `custodia check` and the job run. A record that cannot be
+ * written (the database gone after hours of reading) loses nothing else: the report stands, with
+ * the reason instead of a record id, for the caller to say so.
+ */
+export async function checkAndRecord(
+  deps: CheckDeps,
+  trigger: CheckTrigger,
+  onProblem?: (problem: CheckProblem) => void,
+): Promise<{ report: CheckReport; checkId: string; recordFailure: null } | { report: CheckReport; checkId: null; recordFailure: Error }> {
   const startedAt = new Date();
   const report = await checkHoldings(deps, onProblem);
-  const checkId = await recordCheck(deps.db, report, { trigger, startedAt, finishedAt: new Date() });
-  return { report, checkId };
+  try {
+    return { report, checkId: await recordCheck(deps.db, report, { trigger, startedAt, finishedAt: new Date() }), recordFailure: null };
+  } catch (error) {
+    // Prisma's messages quote the calling source over a dozen lines; the cause is the last one.
+    const message = (error instanceof Error ? error.message : String(error)).trim().split('\n').at(-1)!.trim();
+    return { report, checkId: null, recordFailure: new Error(message, { cause: error }) };
+  }
 }
 
 /** One line for a terminal or a log message. */
@@ -83,7 +96,8 @@ export function summarise(report: CheckReport): string {
 }
 
 export interface CheckJobResult {
-  checkId: string;
+  /** Null when the record could not be written (logged). */
+  checkId: string | null;
   intact: boolean;
   blobsChecked: number;
   bytesRead: number;
@@ -96,7 +110,8 @@ export interface CheckJobResult {
  * an operator alerts on), the summary at info level, or error when anything is not intact.
  */
 export async function runIntegrityCheck(deps: CheckDeps & { log: { info(object: object, message: string): void; error(object: object, message: string): void } }): Promise<CheckJobResult> {
-  const { report, checkId } = await checkAndRecord(deps, 'schedule', (problem) => deps.log.error({ integrity: problem }, describeProblem(problem)));
+  const { report, checkId, recordFailure } = await checkAndRecord(deps, 'schedule', (problem) => deps.log.error({ integrity: problem }, describeProblem(problem)));
+  if (recordFailure) deps.log.error({ err: { message: recordFailure.message } }, 'the integrity check ran but could not be recorded: the metrics still show the previous one');
   const result: CheckJobResult = {
     checkId,
     intact: report.intact,
