@@ -15,7 +15,7 @@ export const RECORDED_PROBLEMS_MAX = 1000;
 /** What started a check: the `integrity.check` job's schedule, or someone's `custodia check`. */
 export type CheckTrigger = 'schedule' | 'command';
 
-export function problemsOf(report: CheckReport): CheckProblem[] {
+function problemsOf(report: CheckReport): CheckProblem[] {
   return [...report.blobs.problems.map((problem) => ({ kind: 'blob' as const, ...problem })), ...report.custody.problems.map((problem) => ({ kind: 'custody_log' as const, ...problem }))];
 }
 
