@@ -15,8 +15,10 @@ export async function checkCommand(args: string[], ctx: CommandContext): Promise
   }
   const config = ctx.loadConfig();
   const { report, checkId, recordFailure } = await ctx.withDatabase(config, (db) =>
-    checkAndRecord({ db, config }, 'command', (problem) => {
-      if (!json) ctx.out.write(`${describeProblem(problem)}\n`);
+    checkAndRecord({ db, config }, 'command', {
+      onProblem: (problem) => {
+        if (!json) ctx.out.write(`${describeProblem(problem)}\n`);
+      },
     }),
   );
   ctx.out.write(`${json ? JSON.stringify({ checkId, ...report }) : `${summarise(report)}${checkId ? ` (recorded as check ${checkId})` : ''}`}\n`);

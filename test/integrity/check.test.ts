@@ -64,7 +64,7 @@ t.test('custodia check: intact, then a flipped byte, a truncated file, a missing
   const before = await writes(ctx);
 
   const lines: string[] = [];
-  const intact = await checkHoldings({ db: ctx.db, config: ctx.config }, (problem) => lines.push(describeProblem(problem)));
+  const intact = await checkHoldings({ db: ctx.db, config: ctx.config }, { onProblem: (problem) => lines.push(describeProblem(problem)) });
   t.equal(intact.intact, true);
   t.same(intact.blobs, { checked: 4, bytesRead: shared.length + other.length + small.length, problems: [] }, 'each blob once, shared or not');
   t.same(intact.custody, { cases, problems: [] });
@@ -82,7 +82,7 @@ t.test('custodia check: intact, then a flipped byte, a truncated file, a missing
     ctx.db.$executeRawUnsafe('ALTER TABLE custody_entries ENABLE TRIGGER USER'),
   ]);
 
-  const report = await checkHoldings({ db: ctx.db, config: ctx.config }, (problem) => lines.push(describeProblem(problem)));
+  const report = await checkHoldings({ db: ctx.db, config: ctx.config }, { onProblem: (problem) => lines.push(describeProblem(problem)) });
   t.equal(report.intact, false);
   t.equal(report.blobs.checked, 4);
   const bySha = new Map(report.blobs.problems.map((problem) => [problem.sha256, problem]));
@@ -213,4 +213,23 @@ t.test('a check whose record cannot be written still reports, and says so', asyn
   const lines = ctx.logs.map((line) => JSON.parse(line) as Record<string, any>);
   t.match(lines.find((line) => /could not be recorded/.test(line.msg)), { level: 50, err: { message: /integrity_checks/ } }, 'an error says the record is missing');
   t.ok(lines.some((line) => line.intact === true && /all intact$/.test(line.msg)), 'and the summary is logged all the same');
+});
+
+t.test('a running check logs how far it has come', async (t) => {
+  const ctx = await createTestContext(t);
+  const testCase = await ctx.createCase();
+  const sizes = [10_000, 20_000, 30_000];
+  for (const size of sizes) t.equal((await upload(ctx, testCase.users.investigator, testCase.id, randomBytes(size))).status, 201);
+  await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log, progressEveryMs: 0 });
+  const progress = ctx.logs.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => line.progress);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  t.same(progress.map((line) => [line.level, line.progress.checked, line.progress.blobs, line.progress.bytes]), [
+    [30, 1, 3, total],
+    [30, 2, 3, total],
+  ], 'after each blob but the last (the summary says the rest)');
+  t.match(progress[0]!.msg, /^integrity check: 1 of 3 blob\(s\), 0\.00 of 0\.00 GiB$/);
+
+  ctx.logs.length = 0;
+  await runIntegrityCheck({ db: ctx.db, config: ctx.config, log: ctx.app.log });
+  t.notOk(ctx.logs.some((line) => line.includes('"progress"')), 'by default, once a minute: not in a check this short');
 });

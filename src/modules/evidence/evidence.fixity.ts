@@ -29,13 +29,31 @@ export interface BlobCheck {
 
 const PAGE = 100;
 
-/** Checks every recorded blob, one after the other; `onProblem` hears of each problem as it is found. */
-export async function checkStoredBlobs(deps: { db: Database; store: BlobStore }, onProblem: (problem: BlobProblem) => void = () => {}): Promise<BlobCheck> {
+/** How far a check has come: blobs and bytes checked so far, of those recorded when it began. */
+export interface BlobCheckProgress {
+  checked: number;
+  bytesRead: number;
+  blobs: number;
+  bytes: number;
+}
+
+/**
+ * Checks every recorded blob, one after the other; `onProblem` hears of each problem as it is
+ * found, `onProgress` of each blob checked.
+ */
+export async function checkStoredBlobs(
+  deps: { db: Database; store: BlobStore },
+  onProblem: (problem: BlobProblem) => void = () => {},
+  onProgress: (progress: BlobCheckProgress) => void = () => {},
+): Promise<BlobCheck> {
   const report: BlobCheck = { checked: 0, bytesRead: 0, problems: [] };
+  const total = await deps.db.blob.aggregate({ _count: true, _sum: { sizeBytes: true } });
+  const blobs = total._count;
+  const bytes = Number(total._sum.sizeBytes ?? 0);
   for (let after = ''; ; ) {
-    const blobs = await deps.db.blob.findMany({ where: { sha256: { gt: after } }, orderBy: { sha256: 'asc' }, take: PAGE, select: { sha256: true, sizeBytes: true } });
-    if (blobs.length === 0) return report;
-    for (const blob of blobs) {
+    const page = await deps.db.blob.findMany({ where: { sha256: { gt: after } }, orderBy: { sha256: 'asc' }, take: PAGE, select: { sha256: true, sizeBytes: true } });
+    if (page.length === 0) return report;
+    for (const blob of page) {
       const { problem, bytesRead } = await checkBlob(deps.store, blob.sha256, Number(blob.sizeBytes));
       report.checked++;
       report.bytesRead += bytesRead;
@@ -45,8 +63,9 @@ export async function checkStoredBlobs(deps: { db: Database; store: BlobStore },
         report.problems.push(found);
         onProblem(found);
       }
+      onProgress({ checked: report.checked, bytesRead: report.bytesRead, blobs, bytes });
     }
-    after = blobs.at(-1)!.sha256;
+    after = page.at(-1)!.sha256;
   }
 }
 

@@ -8,7 +8,7 @@ import type { Config } from '../../config.ts';
 import type { Database } from '../../database/client.ts';
 import { blobStoreFor } from '../../storage/index.ts';
 import { verifyCaseLog } from '../custody/custody.service.ts';
-import { type BlobCheck, type BlobProblem, checkStoredBlobs } from '../evidence/evidence.fixity.ts';
+import { type BlobCheck, type BlobCheckProgress, type BlobProblem, checkStoredBlobs } from '../evidence/evidence.fixity.ts';
 import { type CheckTrigger, recordCheck } from './integrity.history.ts';
 
 export interface CustodyProblem {
@@ -31,9 +31,15 @@ export interface CheckDeps {
   config: Pick<Config, 'dataDir' | 'directIo' | 'instanceId'>;
 }
 
-/** Checks every blob, then every case's log; `onProblem` hears of each problem as it is found. */
-export async function checkHoldings(deps: CheckDeps, onProblem: (problem: CheckProblem) => void = () => {}): Promise<CheckReport> {
-  const blobs = await checkStoredBlobs({ db: deps.db, store: blobStoreFor(deps.config) }, (problem) => onProblem({ kind: 'blob', ...problem }));
+/** What hears of a check as it goes: each problem as it is found, and how far it has come. */
+export interface CheckListeners {
+  onProblem?: (problem: CheckProblem) => void;
+  onProgress?: (progress: BlobCheckProgress) => void;
+}
+
+/** Checks every blob, then every case's log. */
+export async function checkHoldings(deps: CheckDeps, { onProblem = () => {}, onProgress }: CheckListeners = {}): Promise<CheckReport> {
+  const blobs = await checkStoredBlobs({ db: deps.db, store: blobStoreFor(deps.config) }, (problem) => onProblem({ kind: 'blob', ...problem }), onProgress);
   const problems: CustodyProblem[] = [];
   const cases = await deps.db.case.findMany({ select: { id: true }, orderBy: { id: 'asc' } });
   for (const { id } of cases) {
@@ -54,10 +60,10 @@ export async function checkHoldings(deps: CheckDeps, onProblem: (problem: CheckP
 export async function checkAndRecord(
   deps: CheckDeps,
   trigger: CheckTrigger,
-  onProblem?: (problem: CheckProblem) => void,
+  listeners: CheckListeners = {},
 ): Promise<{ report: CheckReport; checkId: string; recordFailure: null } | { report: CheckReport; checkId: null; recordFailure: Error }> {
   const startedAt = new Date();
-  const report = await checkHoldings(deps, onProblem);
+  const report = await checkHoldings(deps, listeners);
   try {
     return { report, checkId: await recordCheck(deps.db, report, { trigger, startedAt, finishedAt: new Date() }), recordFailure: null };
   } catch (error) {
@@ -105,12 +111,26 @@ export interface CheckJobResult {
   problems: number;
 }
 
+/** How often a running check logs how far it has come (a large archive takes hours). */
+export const PROGRESS_LOG_MS = 60_000;
+
 /**
  * The `integrity.check` job: the check, each problem logged at error level as it is found (what
- * an operator alerts on), the summary at info level, or error when anything is not intact.
+ * an operator alerts on), its progress at info level every `progressEveryMs`, the summary at info
+ * level, or error when anything is not intact.
  */
-export async function runIntegrityCheck(deps: CheckDeps & { log: { info(object: object, message: string): void; error(object: object, message: string): void } }): Promise<CheckJobResult> {
-  const { report, checkId, recordFailure } = await checkAndRecord(deps, 'schedule', (problem) => deps.log.error({ integrity: problem }, describeProblem(problem)));
+export async function runIntegrityCheck(
+  deps: CheckDeps & { log: { info(object: object, message: string): void; error(object: object, message: string): void }; progressEveryMs?: number },
+): Promise<CheckJobResult> {
+  const every = deps.progressEveryMs ?? PROGRESS_LOG_MS;
+  let logged = Date.now();
+  const onProgress = (progress: BlobCheckProgress) => {
+    if (Date.now() - logged < every || progress.checked === progress.blobs) return;
+    logged = Date.now();
+    deps.log.info({ progress }, `integrity check: ${progress.checked} of ${progress.blobs} blob(s), ${(progress.bytesRead / GiB).toFixed(2)} of ${(progress.bytes / GiB).toFixed(2)} GiB`);
+  };
+  const onProblem = (problem: CheckProblem) => deps.log.error({ integrity: problem }, describeProblem(problem));
+  const { report, checkId, recordFailure } = await checkAndRecord(deps, 'schedule', { onProblem, onProgress });
   if (recordFailure) deps.log.error({ err: { message: recordFailure.message } }, 'the integrity check ran but could not be recorded: the metrics still show the previous one');
   const result: CheckJobResult = {
     checkId,
