@@ -9,12 +9,11 @@
 // memory.
 // BENCH_SIZES_MIB="1024,4096" changes the sizes. Needs DATABASE_URL or starts an embedded cluster.
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import http from 'node:http';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MiB, REPEATS, SIZES, restamp, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, withBenchRig } from './lib/ingest.ts';
-import { Tally, report } from './lib/report.ts';
+import { MiB, warmUp, evidenceFields, measure, measureSizes, rssMiB, sendFile, withBenchRig } from './lib/ingest.ts';
+import { report } from './lib/report.ts';
 
 const CHUNK = Number(process.env.BENCH_TUS_CHUNK_MIB ?? 64) * MiB;
 
@@ -81,38 +80,25 @@ export async function benchTus(): Promise<void> {
     report('tus_server_rss_idle', await rssMiB(server.pid), 'MiB (VmHWM of `custodia serve` once ready)');
     await warmUp('tus', server, inputs, async (path, bytes) => (await tusUpload(server.port, server.token, server.caseId, path, bytes)).totalSeconds);
     await warmUp('tus_receive_only', bare, inputs, receiveOnly);
-    for (const sizeMiB of SIZES) {
-      const path = join(inputs, `input-${sizeMiB}.bin`);
-      await generateFile(path, sizeMiB * MiB);
-      const tally = new Tally();
-      for (let run = 0; run < REPEATS; run++) {
-        await restamp(path);
-        const disk = await durableCopy(path, server.dataDir);
-        const reference = await openssl(path);
-        const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => tusUpload(server.port, server.token, server.caseId, path, sizeMiB * MiB));
-        if (upload.sha256 !== reference.sha256) throw new Error('the server computed another hash than openssl');
-        const { result: receiveSeconds, cpuSeconds: bareCpu } = await measure(bare.pid, () => receiveOnly(path, sizeMiB * MiB));
-        const opensslRate = sizeMiB / reference.seconds;
-        const totalRate = sizeMiB / upload.totalSeconds;
-        tally.add(`openssl_sha256_${sizeMiB}MiB`, opensslRate, 'MiB/s');
-        tally.add(`tus_patches_${sizeMiB}MiB`, sizeMiB / upload.patchSeconds, `MiB/s (${CHUNK / MiB} MiB PATCHes)`);
-        tally.add(`tus_patches_and_complete_${sizeMiB}MiB`, totalRate, 'MiB/s');
-        tally.add(`tus_complete_${sizeMiB}MiB`, upload.totalSeconds - upload.patchSeconds, 's');
-        tally.add(`tus_patches_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.patchSeconds / opensslRate) * 100, '%');
-        tally.add(`tus_total_vs_openssl_${sizeMiB}MiB`, (totalRate / opensslRate) * 100, '%');
-        tally.add(`disk_durable_write_${sizeMiB}MiB`, sizeMiB / disk.seconds, 'MiB/s (dd oflag=direct conv=fsync of the same file into the data directory)');
-        tally.add(`tus_total_vs_disk_${sizeMiB}MiB`, (totalRate / (sizeMiB / disk.seconds)) * 100, '%');
-        tally.add(`tus_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
-        tally.add(`tus_server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)', true);
-        tally.add(`tus_server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)', true);
-        tally.add(`tus_receive_only_${sizeMiB}MiB`, sizeMiB / receiveSeconds, `MiB/s (bare Fastify, the same ${CHUNK / MiB} MiB PATCHes, every byte thrown away: the ceiling)`);
-        tally.add(`tus_receive_only_vs_openssl_${sizeMiB}MiB`, (sizeMiB / receiveSeconds / opensslRate) * 100, '%');
-        tally.add(`tus_total_vs_receive_only_${sizeMiB}MiB`, (receiveSeconds / upload.totalSeconds) * 100, '%');
-        tally.add(`tus_receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
-      }
-      tally.print();
-      await rm(path, { force: true });
-    }
+    await measureSizes(inputs, server.dataDir, async ({ path, sizeMiB, opensslRate, sha256, diskRate, tally }) => {
+      const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => tusUpload(server.port, server.token, server.caseId, path, sizeMiB * MiB));
+      if (upload.sha256 !== sha256) throw new Error('the server computed another hash than openssl');
+      const { result: receiveSeconds, cpuSeconds: bareCpu } = await measure(bare.pid, () => receiveOnly(path, sizeMiB * MiB));
+      const totalRate = sizeMiB / upload.totalSeconds;
+      tally.add(`tus_patches_${sizeMiB}MiB`, sizeMiB / upload.patchSeconds, `MiB/s (${CHUNK / MiB} MiB PATCHes)`);
+      tally.add(`tus_patches_and_complete_${sizeMiB}MiB`, totalRate, 'MiB/s');
+      tally.add(`tus_complete_${sizeMiB}MiB`, upload.totalSeconds - upload.patchSeconds, 's');
+      tally.add(`tus_patches_vs_openssl_${sizeMiB}MiB`, (sizeMiB / upload.patchSeconds / opensslRate) * 100, '%');
+      tally.add(`tus_total_vs_openssl_${sizeMiB}MiB`, (totalRate / opensslRate) * 100, '%');
+      tally.add(`tus_total_vs_disk_${sizeMiB}MiB`, (totalRate / diskRate) * 100, '%');
+      tally.add(`tus_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
+      tally.add(`tus_server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)', true);
+      tally.add(`tus_server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)', true);
+      tally.add(`tus_receive_only_${sizeMiB}MiB`, sizeMiB / receiveSeconds, `MiB/s (bare Fastify, the same ${CHUNK / MiB} MiB PATCHes, every byte thrown away: the ceiling)`);
+      tally.add(`tus_receive_only_vs_openssl_${sizeMiB}MiB`, (sizeMiB / receiveSeconds / opensslRate) * 100, '%');
+      tally.add(`tus_total_vs_receive_only_${sizeMiB}MiB`, (receiveSeconds / upload.totalSeconds) * 100, '%');
+      tally.add(`tus_receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
+    });
   });
 }
 

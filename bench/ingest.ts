@@ -10,11 +10,9 @@
 // BENCH_SERVER=tsx runs the server from src/ through tsx instead of the compiled dist/.
 // Needs DATABASE_URL or starts an embedded cluster.
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import http from 'node:http';
-import { join } from 'node:path';
-import { MiB, REPEATS, SIZES, restamp, warmUp, durableCopy, evidenceFields, generateFile, measure, openssl, rssMiB, sendFile, withBenchRig } from './lib/ingest.ts';
-import { Tally, report } from './lib/report.ts';
+import { MiB, warmUp, evidenceFields, measure, measureSizes, rssMiB, sendFile, withBenchRig } from './lib/ingest.ts';
+import { report } from './lib/report.ts';
 
 async function uploadFile(port: number, token: string, caseId: string, path: string, size: number): Promise<{ seconds: number; status: number; body: string }> {
   const boundary = `----bench${randomBytes(8).toString('hex')}`;
@@ -46,39 +44,25 @@ async function main() {
       return first.seconds;
     });
     await warmUp('receive_only', bare, inputs, async (path, bytes) => (await uploadFile(bare.port, server.token, server.caseId, path, bytes)).seconds);
-    for (const sizeMiB of SIZES) {
-      const path = join(inputs, `input-${sizeMiB}.bin`);
-      await generateFile(path, sizeMiB * MiB);
-      const tally = new Tally();
-      for (let run = 0; run < REPEATS; run++) {
-        await restamp(path);
-        const disk = await durableCopy(path, server.dataDir);
-        const reference = await openssl(path);
-        const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => uploadFile(server.port, server.token, server.caseId, path, sizeMiB * MiB));
-        if (upload.status !== 201) throw new Error(`upload answered ${upload.status}: ${upload.body.slice(0, 300)}`);
-        if ((JSON.parse(upload.body) as { sha256: string }).sha256 !== reference.sha256) throw new Error('the server computed another hash than openssl');
-        const { result: received, cpuSeconds: bareCpu } = await measure(bare.pid, () => uploadFile(bare.port, server.token, server.caseId, path, sizeMiB * MiB));
-        if (received.status !== 201 || (JSON.parse(received.body) as { bytes: number }).bytes !== sizeMiB * MiB) throw new Error(`the bare receiver answered ${received.status}: ${received.body.slice(0, 300)}`);
-        const opensslRate = sizeMiB / reference.seconds;
-        const uploadRate = sizeMiB / upload.seconds;
-        const diskRate = sizeMiB / disk.seconds;
-        const receiveRate = sizeMiB / received.seconds;
-        tally.add(`openssl_sha256_${sizeMiB}MiB`, opensslRate, 'MiB/s');
-        tally.add(`multipart_upload_${sizeMiB}MiB`, uploadRate, 'MiB/s');
-        tally.add(`multipart_vs_openssl_${sizeMiB}MiB`, (uploadRate / opensslRate) * 100, '%');
-        tally.add(`disk_durable_write_${sizeMiB}MiB`, diskRate, 'MiB/s (dd oflag=direct conv=fsync of the same file into the data directory)');
-        tally.add(`multipart_vs_disk_${sizeMiB}MiB`, (uploadRate / diskRate) * 100, '%');
-        tally.add(`multipart_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
-        tally.add(`server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)', true);
-        tally.add(`server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)', true);
-        tally.add(`receive_only_${sizeMiB}MiB`, receiveRate, 'MiB/s (bare Fastify + @fastify/multipart, same client, every byte thrown away: the ceiling)');
-        tally.add(`receive_only_vs_openssl_${sizeMiB}MiB`, (receiveRate / opensslRate) * 100, '%');
-        tally.add(`multipart_vs_receive_only_${sizeMiB}MiB`, (uploadRate / receiveRate) * 100, '%');
-        tally.add(`receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
-      }
-      tally.print();
-      await rm(path, { force: true });
-    }
+    await measureSizes(inputs, server.dataDir, async ({ path, sizeMiB, opensslRate, sha256, diskRate, tally }) => {
+      const { result: upload, peakMiB, cpuSeconds } = await measure(server.pid, () => uploadFile(server.port, server.token, server.caseId, path, sizeMiB * MiB));
+      if (upload.status !== 201) throw new Error(`upload answered ${upload.status}: ${upload.body.slice(0, 300)}`);
+      if ((JSON.parse(upload.body) as { sha256: string }).sha256 !== sha256) throw new Error('the server computed another hash than openssl');
+      const { result: received, cpuSeconds: bareCpu } = await measure(bare.pid, () => uploadFile(bare.port, server.token, server.caseId, path, sizeMiB * MiB));
+      if (received.status !== 201 || (JSON.parse(received.body) as { bytes: number }).bytes !== sizeMiB * MiB) throw new Error(`the bare receiver answered ${received.status}: ${received.body.slice(0, 300)}`);
+      const uploadRate = sizeMiB / upload.seconds;
+      const receiveRate = sizeMiB / received.seconds;
+      tally.add(`multipart_upload_${sizeMiB}MiB`, uploadRate, 'MiB/s');
+      tally.add(`multipart_vs_openssl_${sizeMiB}MiB`, (uploadRate / opensslRate) * 100, '%');
+      tally.add(`multipart_vs_disk_${sizeMiB}MiB`, (uploadRate / diskRate) * 100, '%');
+      tally.add(`multipart_server_cpu_${sizeMiB}MiB`, cpuSeconds, 's (user + system, all threads of the server)');
+      tally.add(`server_rss_during_${sizeMiB}MiB`, peakMiB, 'MiB (highest VmRSS sampled during the upload)', true);
+      tally.add(`server_peak_rss_after_${sizeMiB}MiB`, await rssMiB(server.pid), 'MiB (VmHWM of the server process, start-up included)', true);
+      tally.add(`receive_only_${sizeMiB}MiB`, receiveRate, 'MiB/s (bare Fastify + @fastify/multipart, same client, every byte thrown away: the ceiling)');
+      tally.add(`receive_only_vs_openssl_${sizeMiB}MiB`, (receiveRate / opensslRate) * 100, '%');
+      tally.add(`multipart_vs_receive_only_${sizeMiB}MiB`, (uploadRate / receiveRate) * 100, '%');
+      tally.add(`receive_only_cpu_${sizeMiB}MiB`, bareCpu, 's (user + system, all threads of the bare receiver)');
+    });
   });
 }
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort, scratchDatabase } from './database.ts';
-import { report } from './report.ts';
+import { Tally, report } from './report.ts';
 import { serviceArgs } from './service.ts';
 
 export const MiB = 1024 * 1024;
@@ -298,4 +298,40 @@ export async function warmUp(name: string, server: Pick<BenchServer, 'pid'>, dir
   const { result: seconds, cpuSeconds } = await measure(server.pid, () => upload(path, WARMUP_MIB * MiB));
   report(`${name}_first_upload_${WARMUP_MIB}MiB`, WARMUP_MIB / seconds, `MiB/s (the server's first upload, not counted below; ${cpuSeconds.toFixed(2)} s of server CPU)`);
   await rm(path, { force: true });
+}
+
+/** What one run of a size gives the half of bench:ingest that measures it. */
+export interface SizeRun {
+  /** The input file, with new bytes for this run. */
+  path: string;
+  sizeMiB: number;
+  /** openssl's MiB/s and digest on this run's bytes, and dd's MiB/s into the server's data directory. */
+  opensslRate: number;
+  sha256: string;
+  diskRate: number;
+  tally: Tally;
+}
+
+/**
+ * For each size: an input file, then REPEATS runs of `measureRun`, each on new bytes with openssl
+ * and dd beside it (their lines added first), the figures printed as medians once the runs are in.
+ */
+export async function measureSizes(inputs: string, dataDir: string, measureRun: (run: SizeRun) => Promise<void>): Promise<void> {
+  for (const sizeMiB of SIZES) {
+    const path = join(inputs, `input-${sizeMiB}.bin`);
+    await generateFile(path, sizeMiB * MiB);
+    const tally = new Tally();
+    for (let run = 0; run < REPEATS; run++) {
+      await restamp(path);
+      const disk = await durableCopy(path, dataDir);
+      const reference = await openssl(path);
+      const opensslRate = sizeMiB / reference.seconds;
+      const diskRate = sizeMiB / disk.seconds;
+      tally.add(`openssl_sha256_${sizeMiB}MiB`, opensslRate, 'MiB/s');
+      tally.add(`disk_durable_write_${sizeMiB}MiB`, diskRate, 'MiB/s (dd oflag=direct conv=fsync of the same file into the data directory)');
+      await measureRun({ path, sizeMiB, opensslRate, sha256: reference.sha256, diskRate, tally });
+    }
+    tally.print();
+    await rm(path, { force: true });
+  }
 }
