@@ -8,6 +8,7 @@ import type { CaseWithRole } from '../modules/cases/cases.repository.ts';
 import { hashToken, looksLikeToken } from '../modules/auth/tokens.ts';
 import type { Actor, GlobalRole, SignedInUser } from './caller.ts';
 import { AppError, unauthenticated } from './errors.ts';
+import { UUID } from './uuid.ts';
 
 export type RouteAccess = 'public' | 'user' | 'admin';
 
@@ -33,9 +34,6 @@ export interface PreloadedCase {
   found: CaseWithRole | null;
 }
 
-// Only a well-formed id is sent with the session (anything else fails validation after this hook).
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 // The idle clock is refreshed at most this often, so that reads do not each write a row.
 const TOUCH_INTERVAL_MS = 30_000;
 
@@ -56,6 +54,7 @@ export default fp(
       if (token === null) return null;
       if (!token || !looksLikeToken(token)) return 'invalid';
       const caseId = request.routeOptions.config.preloadCase ? (request.params as { caseId?: string }).caseId : undefined;
+      // Only a well-formed id is sent with the session (anything else fails validation after this hook).
       const withCase = caseId !== undefined && UUID.test(caseId);
       const session: (SessionWithUser & { case?: CaseWithRole | null }) | null = withCase
         ? await findSessionAndCase(options.db, hashToken(token), caseId)

@@ -10,6 +10,7 @@ import { audit } from '../audit/audit.ts';
 import { changedFields, listRevisions, recordRevision } from '../revisions/revisions.ts';
 import { authorize } from './access.ts';
 import { type CaseRow, findCase, findCaseWithRole, findUserSummary, insertCase, insertMembership, listCases, updateCaseAtVersion } from './cases.repository.ts';
+import { UUID } from '../../http/uuid.ts';
 
 export type CaseStatus = 'open' | 'closed' | 'archived';
 
@@ -152,7 +153,6 @@ export function createCasesService(db: Database) {
   };
 }
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MICROSECONDS = /^-?\d{1,17}$/;
 
 function cursorKey([createdAt, id]: [string, string]) {

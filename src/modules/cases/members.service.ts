@@ -18,7 +18,7 @@ import {
   lockMemberships,
   upsertMembership,
 } from './cases.repository.ts';
-import { UUID } from './cases.service.ts';
+import { UUID } from '../../http/uuid.ts';
 
 export interface MembershipRecord {
   caseId: string;

@@ -24,10 +24,10 @@ import { parseMetadataField, validateEvidenceMetadata } from './evidence.metadat
 import { attachmentDisposition } from './evidence.range.ts';
 import { Evidence, EvidenceListQuery, EvidencePatch, RetractBody } from './evidence.schemas.ts';
 import { evidenceRevisions, getEvidence, listCaseEvidence, openEvidenceContent, retractEvidence, updateEvidence } from './evidence.service.ts';
+import { UUID } from '../../http/uuid.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
 const CaseParams = Type.Object({ caseId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const METADATA_MAX_BYTES = 64 * 1024;
 
 export interface EvidenceRouteOptions {

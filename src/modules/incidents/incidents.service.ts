@@ -18,6 +18,7 @@ import {
 } from './incidents.repository.ts';
 import type { CreateIncidentInput, IncidentSearchQuery, IncidentView, PatchIncidentInput } from './incidents.schemas.ts';
 import { incidentErrors, isCalendarDay, type IncidentFields } from './incidents.validation.ts';
+import { UUID } from '../../http/uuid.ts';
 
 const day = (date: Date | null) => (date ? date.toISOString().slice(0, 10) : null);
 const dateOf = (text: string) => new Date(`${text}T00:00:00Z`);
@@ -218,7 +219,6 @@ export function createIncidentsService(db: Database) {
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MICROS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
 
 function parseCursor(cursor: string | undefined, ranked: boolean): SearchCursor | null {

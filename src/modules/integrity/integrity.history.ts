@@ -8,6 +8,7 @@ import type { Prisma } from '../../generated/prisma/client.ts';
 import { invalid, notFound } from '../../http/errors.ts';
 import { decodeCursor, pageOf } from '../../http/pagination.ts';
 import type { CheckProblem, CheckReport } from './integrity.check.ts';
+import { LOWERCASE_UUID } from '../../http/uuid.ts';
 
 /** Problems kept in one record (a wiped disk would otherwise make a row of megabytes); all are counted. */
 export const RECORDED_PROBLEMS_MAX = 1000;
@@ -78,13 +79,11 @@ function summaryOf(row: SummaryRow): CheckRecordSummary {
   return { ...row, trigger: row.trigger as CheckTrigger, startedAt: row.startedAt.toISOString(), finishedAt: row.finishedAt.toISOString(), bytesRead: Number(row.bytesRead) };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 function cursorOf(cursor: string | undefined): { finishedAt: Date; id: string } | null {
   const key = decodeCursor(cursor, ['string', 'string']);
   if (!key) return null;
   const finishedAt = new Date(key[0] as string);
-  if (Number.isNaN(finishedAt.getTime()) || !UUID.test(key[1] as string)) throw invalid('querystring.cursor', 'is not a cursor this list gave out');
+  if (Number.isNaN(finishedAt.getTime()) || !LOWERCASE_UUID.test(key[1] as string)) throw invalid('querystring.cursor', 'is not a cursor this list gave out');
   return { finishedAt, id: key[1] as string };
 }
 

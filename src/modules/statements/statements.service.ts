@@ -8,6 +8,7 @@ import { authorize, caseRoleOf } from '../cases/access.ts';
 import { changedFields, listRevisions, recordRevision } from '../revisions/revisions.ts';
 import { findStatement, incidentsOfCase, insertStatement, listStatements, updateStatement, witnessCaseOf, type StatementRow } from './statements.repository.ts';
 import type { CreateStatementInput, PatchStatementInput, StatementView } from './statements.schemas.ts';
+import { UUID } from '../../http/uuid.ts';
 
 export function toStatementView(row: StatementRow): StatementView {
   return {
@@ -45,8 +46,6 @@ export function canonicalLanguageTag(tag: string): string | null {
 }
 
 const UNIQUE_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function createStatementsService(db: Database) {
   async function load(caller: Caller, id: string, action: 'statement.read' | 'statement.write') {
     const row = await findStatement(db, id);

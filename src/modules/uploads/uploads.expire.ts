@@ -9,9 +9,9 @@ import type { Database } from '../../database/client.ts';
 import { blobStoreFor } from '../../storage/index.ts';
 import { expiredUploads, openUploadIds } from './uploads.repository.ts';
 import { removeUploadFiles, uploadDirectory } from './uploads.tus.ts';
+import { LOWERCASE_UUID } from '../../http/uuid.ts';
 
 const BATCH = 100;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A file without a row is left alone this long (its row may be being written). */
 const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 /**
@@ -60,7 +60,7 @@ async function sweepOrphans(deps: ExpireDeps, directory: string, now: Date): Pro
   } catch {
     return 0;
   }
-  const ids = [...new Set(names.map((name) => name.replace(/\.json$/, '')).filter((id) => UUID.test(id)))];
+  const ids = [...new Set(names.map((name) => name.replace(/\.json$/, '')).filter((id) => LOWERCASE_UUID.test(id)))];
   let swept = 0;
   for (let i = 0; i < ids.length; i += BATCH) {
     const slice = ids.slice(i, i + BATCH);

@@ -13,15 +13,14 @@ import type { Config } from '../../config.ts';
 import { type DigestStream, FileAppender, digestFilePrefix, writeHashed } from '../../storage/index.ts';
 import { errorCodeOf } from '../../http/errors.ts';
 import { isStorageFull } from '../../storage/health.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { LOWERCASE_UUID } from '../../http/uuid.ts';
 
 export function uploadDirectory(config: Pick<Config, 'dataDir'>): string {
   return join(config.dataDir, 'uploads');
 }
 
 function fileOf(directory: string, id: string): string {
-  if (!UUID.test(id)) throw new Error('not an upload id');
+  if (!LOWERCASE_UUID.test(id)) throw new Error('not an upload id');
   return join(directory, id);
 }
 

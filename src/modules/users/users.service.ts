@@ -19,11 +19,11 @@ import {
   updateUserAtVersion,
 } from './users.repository.ts';
 import { toUser, type User, type UserRow } from './users.schema.ts';
+import { UUID } from '../../http/uuid.ts';
 
 export type GlobalRole = User['role'];
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
 
 /** Emails are stored and compared in lower case. */
