@@ -183,6 +183,12 @@ async function api(port: number, method: string, path: string, token: string | n
   return response.json();
 }
 
+/** npm start's node flags, unless BENCH_SERVER_NODE_ARGS replaces them (set it empty for V8's defaults). */
+function serverNodeArgs(): string[] {
+  const startArgs = serviceArgs();
+  return process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? startArgs.slice(0, startArgs.indexOf('bin/custodia.js'));
+}
+
 /**
  * `custodia serve` on a scratch database and data directory, with an admin who leads one case;
  * answers once /health/ready does.
@@ -202,9 +208,7 @@ export async function startServer(): Promise<BenchServer> {
   const created = await new Promise<number | null>((resolve) => create.once('exit', resolve));
   if (created !== 0) throw new Error(`custodia user create exited with ${created}`);
 
-  // npm start's node flags, unless BENCH_SERVER_NODE_ARGS replaces them (set it empty for V8's defaults).
-  const startArgs = serviceArgs();
-  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? startArgs.slice(0, startArgs.indexOf('bin/custodia.js'));
+  const nodeArgs = serverNodeArgs();
   const args = runs === 'tsx' ? ['--import', 'tsx', join(root, 'src/cli.ts'), 'serve'] : [join(root, 'bin/custodia.js'), 'serve'];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -244,8 +248,7 @@ export interface BareReceiver {
 
 export async function startBareReceiver(): Promise<BareReceiver> {
   const port = await freePort();
-  const startArgs = serviceArgs();
-  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? startArgs.slice(0, startArgs.indexOf('bin/custodia.js'));
+  const nodeArgs = serverNodeArgs();
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'bench/lib/bare-receiver.ts')], {
     cwd: root,
     env: { ...process.env, PORT: String(port), MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? '2' },
