@@ -20,6 +20,7 @@ import autocannon from 'autocannon';
 import { createDatabaseClient } from '../src/database/client.ts';
 import { hashPassword } from '../src/modules/auth/passwords.ts';
 import { freePort, scratchDatabase } from './lib/database.ts';
+import { plainNodeArgs } from './lib/plain-node.ts';
 import { serviceArgs } from './lib/service.ts';
 import { percentile, report } from './lib/report.ts';
 
@@ -168,7 +169,7 @@ async function apiAndBaseline(): Promise<void> {
 
     const barePort = await freePort();
     const bareUrl = `http://127.0.0.1:${barePort}/cases/${created.id}`;
-    const bare = await startServer(['--import', 'tsx', 'bench/lib/bare-server.ts'], { ...process.env, DATABASE_URL: database.url, PORT: String(barePort) }, bareUrl);
+    const bare = await startServer(await plainNodeArgs(join(ROOT, 'bench/lib/bare-server.ts')), { ...process.env, DATABASE_URL: database.url, PORT: String(barePort) }, bareUrl);
     servers.push(bare);
 
     const apiUrl = `${base}/cases/${created.id}`;

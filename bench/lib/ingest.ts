@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort, scratchDatabase } from './database.ts';
 import { Tally, report } from './report.ts';
+import { plainNodeArgs } from './plain-node.ts';
 import { serviceArgs } from './service.ts';
 
 export const MiB = 1024 * 1024;
@@ -249,7 +250,7 @@ export interface BareReceiver {
 export async function startBareReceiver(): Promise<BareReceiver> {
   const port = await freePort();
   const nodeArgs = serverNodeArgs();
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'bench/lib/bare-receiver.ts')], {
+  const child = spawn(process.execPath, [...nodeArgs, ...(await plainNodeArgs(join(root, 'bench/lib/bare-receiver.ts')))], {
     cwd: root,
     env: { ...process.env, PORT: String(port), MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? '2' },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -5,7 +5,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { BlobStore, TempBlob } from './blob-store.ts';
 import { DigestStream } from './digest-worker.ts';
-import { DIRECT_IO_ALIGNMENT, SLOT_BYTES, copyIntoSlot, returnRing, takeRing } from './slot-ring.ts';
+import { SLOT_BYTES, SlotFiller, SlotRing, returnRing, takeRing } from './slot-ring.ts';
 import { noteYoungGarbage } from './young-garbage.ts';
 
 /** Enough of the start of a file to sniff its type and read its EXIF/XMP segments. */
@@ -64,9 +64,11 @@ export interface ByteSink {
 /**
  * Copies `source` into `sink` slot by slot, each slot given to `digest` as it is handed to the
  * sink (so the digest covers exactly the bytes given to the sink, in order), a few slots in
- * flight while the next one fills. On success every byte of the source was written and hashed.
- * On failure the sink holds a prefix of the source, and `digest` may cover more than that prefix
- * (a write that failed): the caller must discard both.
+ * flight while the next one fills. A chunk of the source that is a slot already filled upstream
+ * (a tus body, uploads.tus.ts) goes as it is, and back to its own ring once written. On success
+ * every byte of the source was written and hashed. On failure the sink holds a prefix of the
+ * source, and `digest` may cover more than that prefix (a write that failed): the caller must
+ * discard both.
  */
 export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink, digest: DigestStream, options: IngestOptions): Promise<{ sizeBytes: number; head: Buffer }> {
   const headLimit = options.headBytes ?? HEAD_BYTES;
@@ -74,63 +76,51 @@ export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink
   const head = Buffer.allocUnsafe(headLimit);
   let headUsed = 0;
   let sizeBytes = 0;
-  const ring = takeRing();
   const inflight = new Set<Promise<void>>();
   let failure: unknown = null;
-  let slot: Buffer | null = null;
-  let used = 0;
-  let capacity = (DIRECT_IO_ALIGNMENT - ((options.startOffset ?? 0) % DIRECT_IO_ALIGNMENT)) % DIRECT_IO_ALIGNMENT || SLOT_BYTES;
 
-  // The slot comes back to the ring only once both its write and its hash settled: until then
-  // the disk or the worker may still read it.
-  const dispatch = (full: Buffer, length: number) => {
-    const bytes = full.subarray(0, length);
+  // A slot goes back to its ring only once both its write and its hash settled: until then the
+  // disk or the worker may still read it.
+  const dispatch = (bytes: Buffer) => {
+    const ring = SlotRing.owning(bytes)!;
     const settled: Promise<void> = Promise.allSettled([digest.update(bytes), sink.write(bytes)]).then((results) => {
       for (const result of results) if (result.status === 'rejected') failure ??= result.reason;
       inflight.delete(settled);
-      ring.release(full);
+      ring.release(bytes);
     });
     inflight.add(settled);
   };
+  // Taken when the first chunk to copy arrives (a tus body brings its own slots).
+  let filler: SlotFiller | null = null;
 
   try {
-    slot = await ring.acquire();
     for await (const part of source) {
-      const chunk = part as Uint8Array;
+      const chunk = part as Buffer;
+      const position = (options.startOffset ?? 0) + sizeBytes;
       sizeBytes += chunk.byteLength;
-      if (noteGarbage) noteYoungGarbage(chunk.byteLength);
       if (sizeBytes > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
       if (headUsed < headLimit) {
         const n = Math.min(headLimit - headUsed, chunk.byteLength);
         head.set(chunk.subarray(0, n), headUsed);
         headUsed += n;
       }
-      let offset = 0;
-      while (offset < chunk.byteLength) {
-        const n = Math.min(capacity - used, chunk.byteLength - offset);
-        copyIntoSlot(slot, chunk.subarray(offset, offset + n), used);
-        used += n;
-        offset += n;
-        if (used === capacity) {
-          const full: Buffer = slot;
-          slot = null;
-          dispatch(full, used);
-          slot = await ring.acquire();
+      if (SlotRing.owning(chunk)) {
+        filler?.flush();
+        dispatch(chunk);
+      } else {
+        if (noteGarbage) noteYoungGarbage(chunk.byteLength);
+        filler ??= new SlotFiller(takeRing(), position, dispatch);
+        for (let rest = filler.fill(chunk); rest; rest = filler.fill(rest)) {
+          await filler.nextSlot();
           if (failure) throw failure;
-          used = 0;
-          capacity = SLOT_BYTES;
         }
       }
+      if (failure) throw failure;
     }
-    if (used > 0) {
-      const last: Buffer = slot;
-      slot = null;
-      dispatch(last, used);
-    }
+    filler?.flush();
   } finally {
-    if (slot) ring.release(slot);
+    filler?.finish();
     while (inflight.size > 0) await Promise.all(inflight);
-    returnRing(ring);
   }
   if (failure) throw failure;
   return { sizeBytes, head: head.subarray(0, headUsed) };

@@ -11,6 +11,8 @@ import { FileStore } from '@tus/file-store';
 import { ERRORS, MemoryLocker, Server, type Upload } from '@tus/server';
 import type { Config } from '../../config.ts';
 import { type DigestStream, FileAppender, digestFilePrefix, writeHashed } from '../../storage/index.ts';
+import { SlotFiller, takeRing } from '../../storage/slot-ring.ts';
+import { noteYoungGarbage } from '../../storage/young-garbage.ts';
 import { errorCodeOf } from '../../http/errors.ts';
 import { isStorageFull } from '../../storage/health.ts';
 import { LOWERCASE_UUID } from '../../http/uuid.ts';
@@ -193,41 +195,77 @@ export interface TusBridge {
 }
 
 /**
- * The body of a Node request as a web stream of the very buffers the socket delivered (Node 20's
- * Readable.toWeb, which @tus/server's own Node entry uses, copies each one: a second copy of every
- * byte uploaded, and twice the garbage). A client that goes away ends the stream where it
- * stopped, as @tus/server does for its Node requests: the bytes that arrived are kept and the
- * upload resumes after them.
+ * The body of a Node request as a web stream of ring slots (slot-ring.ts), filled as the socket
+ * delivers: tus passes each chunk through four streams of its own (a web-to-Node adapter, a
+ * PassThrough, its size limiter, then our store), and in 2 MiB slots rather than the socket's
+ * 64 KiB reads that costs a thirtieth as much (bench:ingest: ~0.5 s less CPU per GiB). The store
+ * writes and hashes each slot where it is (writeHashed), and releases it; while every slot is out
+ * the request is paused. `startOffset`, where the first byte lands in the file, lets the first
+ * slot end on an aligned position. A client that goes away ends the stream where it stopped, as
+ * @tus/server does for its Node requests: the bytes that arrived are kept and the upload resumes
+ * after them.
  */
-function bodyStream(request: IncomingMessage): ReadableStream<Uint8Array> {
-  let done = false;
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        const finish = () => {
-          if (done) return;
-          done = true;
-          controller.close();
-        };
-        request.on('data', (chunk: Buffer) => {
-          if (done) return;
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 0) <= 0) request.pause();
-        });
-        request.once('end', finish);
-        request.once('error', finish);
-        request.once('close', finish);
-      },
-      pull() {
-        request.resume();
-      },
-      cancel() {
-        done = true;
-        request.pause();
-      },
+export function bodyStream(request: IncomingMessage, startOffset: number): ReadableStream<Uint8Array> {
+  let filler: SlotFiller | null = null;
+  // Chunks that arrived while no slot was free, in order (the request is paused meanwhile).
+  const waiting: Uint8Array[] = [];
+  let ended = false;
+  let closed = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const slots = new SlotFiller(takeRing(), startOffset, (slot) => controller.enqueue(slot));
+      filler = slots;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        slots.flush();
+        slots.finish();
+        controller.close();
+      };
+      const place = () => {
+        while (waiting.length > 0) {
+          const rest = slots.fill(waiting[0]!);
+          if (rest) {
+            waiting[0] = rest;
+            request.pause();
+            void slots.nextSlot().then(() => {
+              if (closed) return;
+              place();
+              if (waiting.length === 0 && !ended) request.resume();
+            });
+            return;
+          }
+          waiting.shift();
+        }
+        if (ended) close();
+      };
+      request.on('data', (chunk: Buffer) => {
+        if (closed) return;
+        noteYoungGarbage(chunk.byteLength);
+        waiting.push(chunk);
+        if (waiting.length === 1) place();
+      });
+      const finish = () => {
+        if (ended) return;
+        ended = true;
+        if (waiting.length === 0) close();
+      };
+      request.once('end', finish);
+      request.once('error', finish);
+      request.once('close', finish);
     },
-    { highWaterMark: 4 },
-  );
+    cancel() {
+      closed = true;
+      request.pause();
+      filler?.finish();
+    },
+  });
+}
+
+/** Where a request's body lands in the upload's file: its Upload-Offset (tus refuses the request before reading it when that is wrong). */
+function bodyOffset(request: IncomingMessage): number {
+  const offset = Number(request.headers['upload-offset'] ?? 0);
+  return Number.isSafeInteger(offset) && offset >= 0 ? offset : 0;
 }
 
 /** The Node request as a web request for tus (its body is not read yet). */
@@ -238,7 +276,7 @@ function webRequestOf(request: IncomingMessage): Request {
     for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
   }
   const method = request.method ?? 'GET';
-  const body = method === 'GET' || method === 'HEAD' ? null : bodyStream(request);
+  const body = method === 'GET' || method === 'HEAD' ? null : bodyStream(request, bodyOffset(request));
   return new Request(new URL(request.url ?? '/', 'http://localhost'), { method, headers, body, duplex: 'half' } as RequestInit);
 }
 
