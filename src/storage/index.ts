@@ -7,6 +7,7 @@ export * from './blob-store.ts';
 export { FileAppender, FilesystemBlobStore } from './fs-blob-store.ts';
 export * from './ingest.ts';
 export { DigestStream, stopDigestWorker } from './digest-worker.ts';
+export { slotsOf } from './slot-pump.ts';
 export { type KnownDigest, adoptFinishedFile } from './adopt.ts';
 
 /** The store the configuration names (the filesystem under the data directory, for now). */
