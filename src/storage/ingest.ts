@@ -65,7 +65,8 @@ export interface ByteSink {
  * Copies `source` into `sink` slot by slot, each slot given to `digest` as it is handed to the
  * sink (so the digest covers exactly the bytes given to the sink, in order), a few slots in
  * flight while the next one fills. A chunk of the source that is a slot already filled upstream
- * (a tus body, uploads.tus.ts) goes as it is, and back to its own ring once written. On success
+ * (slot-pump.ts: a multipart file part, a tus body) goes as it is, and back to its own ring once
+ * written. On success
  * every byte of the source was written and hashed. On failure the sink holds a prefix of the
  * source, and `digest` may cover more than that prefix (a write that failed): the caller must
  * discard both.
@@ -90,21 +91,25 @@ export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink
     });
     inflight.add(settled);
   };
-  // Taken when the first chunk to copy arrives (a tus body brings its own slots).
+  // Taken when the first chunk to copy arrives (a source of filled slots needs none).
   let filler: SlotFiller | null = null;
 
   try {
     for await (const part of source) {
       const chunk = part as Buffer;
+      const filled = SlotRing.owning(chunk);
       const position = (options.startOffset ?? 0) + sizeBytes;
       sizeBytes += chunk.byteLength;
-      if (sizeBytes > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
+      if (sizeBytes > options.maxBytes) {
+        filled?.release(chunk);
+        throw new BlobTooLargeError(options.maxBytes);
+      }
       if (headUsed < headLimit) {
         const n = Math.min(headLimit - headUsed, chunk.byteLength);
         head.set(chunk.subarray(0, n), headUsed);
         headUsed += n;
       }
-      if (SlotRing.owning(chunk)) {
+      if (filled) {
         filler?.flush();
         dispatch(chunk);
       } else {

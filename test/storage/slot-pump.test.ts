@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { DigestStream, slotsOf, writeHashed } from '../../src/storage/index.ts';
+import { BlobTooLargeError, DigestStream, slotsOf, writeHashed } from '../../src/storage/index.ts';
 import { SLOT_BYTES, SlotRing, returnRing, takeRing } from '../../src/storage/slot-ring.ts';
 
 const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -70,4 +70,16 @@ t.test('a consumer that leaves early destroys the stream and gives back the slot
   const again = [takeRing(), takeRing()];
   t.ok(again.includes(ring));
   for (const taken of again) returnRing(taken);
+});
+
+t.test('past the limit: BlobTooLargeError, the stream destroyed, and every slot back in its ring', async (t) => {
+  const source = socketLike(randomBytes(5 * SLOT_BYTES));
+  const digest = new DigestStream();
+  t.teardown(() => digest.close());
+  let ring: SlotRing | null = null;
+  const sink = { write: async (chunk: Uint8Array) => void (ring ??= SlotRing.owning(chunk)) };
+  await t.rejects(writeHashed(slotsOf(source), sink, digest, { maxBytes: 3 * SLOT_BYTES }), BlobTooLargeError);
+  t.ok(source.destroyed);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.ok(ring!.idle, 'the slot over the limit went back too');
 });
