@@ -3,25 +3,12 @@
 // when it came before anyone iterated, and a consumer that leaves early destroys the stream and
 // gives its slots back.
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import t from 'tap';
 import { BlobTooLargeError, DigestStream, slotsOf, writeHashed } from '../../src/storage/index.ts';
 import { SLOT_BYTES, SlotRing, returnRing, takeRing } from '../../src/storage/slot-ring.ts';
+import { socketLike } from '../helpers/socket-like.ts';
 
 const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-
-/** `data` in 64 KiB reads, as a socket delivers it. */
-function socketLike(data: Buffer): Readable {
-  let offset = 0;
-  return new Readable({
-    read() {
-      if (offset >= data.length) return void this.push(null);
-      const piece = data.subarray(offset, offset + 65536);
-      offset += piece.length;
-      setImmediate(() => this.push(Buffer.from(piece)));
-    },
-  });
-}
 
 t.test('every byte in order, through writeHashed, with slots coming back to be filled again', async (t) => {
   const data = randomBytes(7 * SLOT_BYTES + 4321);

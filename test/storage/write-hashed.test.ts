@@ -3,29 +3,11 @@
 // the sink's, a stream closed before its end) rejects, destroys the stream, and writes nothing
 // once settled (the ring's slots may already serve another upload).
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import t from 'tap';
 import { BlobTooLargeError, DigestStream, writeHashed, type ByteSink } from '../../src/storage/index.ts';
+import { socketLike } from '../helpers/socket-like.ts';
 
 const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-
-/**
- * A stream of `data` in 64 KiB reads, as a socket delivers it; `failAfterMs` ends it early, from
- * outside its reads (a client going away), with an error or a bare close.
- */
-function socketLike(data: Buffer, failure?: { afterMs: number; error?: Error }): Readable {
-  let offset = 0;
-  const stream = new Readable({
-    read() {
-      if (offset >= data.length) return void this.push(null);
-      const piece = data.subarray(offset, offset + 65536);
-      offset += piece.length;
-      setImmediate(() => this.push(Buffer.from(piece)));
-    },
-  });
-  if (failure) setTimeout(() => (failure.error ? stream.destroy(failure.error) : stream.destroy()), failure.afterMs);
-  return stream;
-}
 
 /** A sink slow enough that the ring runs out of free slots and the stream must be paused. */
 function slowSink(): ByteSink & { bytes(): Buffer } {

@@ -4,23 +4,15 @@
 // cancels stops reading the request.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import t from 'tap';
 import { bodyStream } from '../../src/modules/uploads/uploads.tus.ts';
 import { DIRECT_IO_ALIGNMENT, SLOT_BYTES, SlotRing } from '../../src/storage/slot-ring.ts';
+import { socketLike } from '../helpers/socket-like.ts';
 
-/** `data` in 64 KiB reads, as a socket delivers it; counts the times it was paused. */
+/** `data` as a socket delivers it (socketLike), counting the times it was paused. */
 function requestLike(data: Buffer): Readable & { pauses: number } {
-  let offset = 0;
-  const request = new Readable({
-    read() {
-      if (offset >= data.length) return void this.push(null);
-      const piece = data.subarray(offset, offset + 65536);
-      offset += piece.length;
-      setImmediate(() => this.push(Buffer.from(piece)));
-    },
-  }) as Readable & { pauses: number };
-  request.pauses = 0;
+  const request = Object.assign(socketLike(data), { pauses: 0 });
   const pause = request.pause.bind(request);
   request.pause = () => {
     request.pauses++;
