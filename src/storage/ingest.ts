@@ -66,10 +66,9 @@ export interface ByteSink {
  * sink (so the digest covers exactly the bytes given to the sink, in order), a few slots in
  * flight while the next one fills. A chunk of the source that is a slot already filled upstream
  * (slot-pump.ts: a multipart file part, a tus body) goes as it is, and back to its own ring once
- * written. On success
- * every byte of the source was written and hashed. On failure the sink holds a prefix of the
- * source, and `digest` may cover more than that prefix (a write that failed): the caller must
- * discard both.
+ * written. On success every byte of the source was written and hashed. On failure the sink holds
+ * a prefix of the source, and `digest` may cover more than that prefix (a write that failed): the
+ * caller must discard both.
  */
 export async function writeHashed(source: AsyncIterable<unknown>, sink: ByteSink, digest: DigestStream, options: IngestOptions): Promise<{ sizeBytes: number; head: Buffer }> {
   const headLimit = options.headBytes ?? HEAD_BYTES;
